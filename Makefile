@@ -1,0 +1,43 @@
+# Warble: `make run` serves it, `make test` checks it. Both install what they need first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+BIND ?= 127.0.0.1:8000
+
+.PHONY: run test lint format migrate clean
+
+# The runtime set, pinned in requirements.lock (regenerate: see README, "Dependencies").
+$(BIN)/.installed: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+# The runtime set plus the test and lint tools, pinned in requirements-dev.lock.
+$(BIN)/.dev-installed: requirements-dev.lock $(BIN)/.installed
+	$(BIN)/pip install --quiet -r requirements-dev.lock
+	touch $@
+
+migrate: $(BIN)/.installed
+	$(BIN)/warble db upgrade
+
+# Browsers drop Secure cookies over plain http, so a loopback bind turns them off by default.
+run: migrate
+	@case "$(BIND)" in 127.*|localhost:*|\[::1\]:*) secure=false ;; *) secure=true ;; esac; \
+	SECURE_COOKIES=$${SECURE_COOKIES:-$$secure} \
+	$(BIN)/hypercorn --config hypercorn.toml --bind "$(BIND)" "app:create_app()"
+
+lint: $(BIN)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(BIN)/.dev-installed
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: lint
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,35 @@
+"""Warble, a self-hosted microblog: the application factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from quart import Quart
+
+from app import auth, config, db, web
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Quart:
+    """Build Warble: settings from the environment, then `overrides` (tests pass a dict)."""
+    app = Quart(
+        __name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static")
+    )
+    app.config.update(config.from_environment())
+    app.config.update(overrides or {})
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = config.load_secret_key(Path(app.config["INSTANCE_PATH"]))
+    app.config.update(config.derived(app.config))
+
+    db.init_app(app)
+    auth.init_app(app)
+    web.init_app(app)
+
+    from app.blueprints import auth as auth_views
+    from app.blueprints import timeline
+
+    app.register_blueprint(auth_views.bp)
+    app.register_blueprint(timeline.bp)
+    return app

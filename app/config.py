@@ -1,0 +1,107 @@
+"""Warble's settings: defaults, then the environment. The one module that reads os.environ."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off"}
+
+
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in TRUE:
+        return True
+    if value in FALSE:
+        return False
+    raise ValueError(f"{name} must be true or false, not {raw!r}")
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
+
+
+def instance_path() -> Path:
+    """Where Warble keeps its SQLite database and generated secret key."""
+    return Path(os.environ.get("WARBLE_INSTANCE", "instance")).resolve()
+
+
+def default_database_url() -> str:
+    return f"sqlite+aiosqlite:///{instance_path() / 'warble.db'}"
+
+
+def database_url() -> str:
+    return os.environ.get("DATABASE_URL") or default_database_url()
+
+
+def database_schema() -> str | None:
+    """PostgreSQL only: keep Warble's tables in this schema instead of `public`."""
+    return os.environ.get("DATABASE_SCHEMA") or None
+
+
+def load_secret_key(folder: Path) -> str:
+    """Return SECRET_KEY, or a random key generated once and kept in folder/secret_key (0600)."""
+    if key := os.environ.get("SECRET_KEY"):
+        return key
+    path = folder / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    folder.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    try:
+        # O_EXCL: when several workers start at once, exactly one writes the key.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key
+
+
+def from_environment() -> dict[str, Any]:
+    """Build the app's configuration from defaults and the environment."""
+    folder = instance_path()
+    secure = _flag("SECURE_COOKIES", True)
+    rate_limits = os.environ.get("RATE_LIMITS", "on").strip().lower()
+    return {
+        "DATABASE_URL": database_url(),
+        "DATABASE_SCHEMA": database_schema(),
+        "DB_POOL_SIZE": _int("DB_POOL_SIZE", 5),
+        "INSTANCE_PATH": str(folder),
+        "SECRET_KEY": os.environ.get("SECRET_KEY", ""),
+        "REGISTRATION_OPEN": _flag("REGISTRATION_OPEN", True),
+        "AVATARS": os.environ.get("AVATARS", "identicon").strip().lower(),
+        "RATE_LIMITS": rate_limits not in FALSE,
+        "PROXY_HOPS": _int("PROXY_HOPS", 0),
+        "SECURE_COOKIES": secure,
+        "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 64 * 1024),
+    }
+
+
+def derived(config: dict[str, Any]) -> dict[str, Any]:
+    """Settings that follow from others, so an override of one stays consistent."""
+    secure = config["SECURE_COOKIES"]
+    return {
+        "QUART_AUTH_COOKIE_SECURE": secure,
+        "QUART_AUTH_COOKIE_SAMESITE": "Lax",
+        "QUART_AUTH_COOKIE_HTTP_ONLY": True,
+        "QUART_AUTH_COOKIE_NAME": "warble_auth",
+        "SESSION_COOKIE_SECURE": secure,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_NAME": "warble_session",
+    }

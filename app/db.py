@@ -1,0 +1,129 @@
+"""Database plumbing: the declarative Base, the per-app engine and the per-request session."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from quart import Quart, current_app, g
+from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
+
+# Named constraints make SQLite and PostgreSQL migrations produce the same names, and let
+# batch-mode migrations on SQLite refer to them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every backend (SQLite stores it naive, as UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: Warble stores timezone-aware UTC only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _sqlite_pragmas(foreign_keys: bool):
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        # WAL lets readers run beside a writer; busy_timeout waits for a lock instead of failing.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
+        cursor.close()
+
+    return on_connect
+
+
+def make_engine(
+    url: str, *, pool_size: int = 5, schema: str | None = None, foreign_keys: bool = True
+) -> AsyncEngine:
+    """Create an engine; SQLite gets WAL, a busy timeout and (unless migrating) foreign keys.
+
+    `schema` puts Warble's tables in a PostgreSQL schema other than `public`.
+    """
+    parsed = make_url(url)
+    options: dict[str, Any] = {}
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    else:
+        options = {"pool_size": pool_size, "max_overflow": pool_size}
+        if schema:
+            options["connect_args"] = {"server_settings": {"search_path": schema}}
+    engine = create_async_engine(parsed, **options)
+    if parsed.get_backend_name() == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas(foreign_keys))
+    return engine
+
+
+def init_app(app: Quart) -> None:
+    """Create the engine inside the serving loop (asyncpg pools are bound to their loop)."""
+
+    @app.before_serving
+    async def open_engine() -> None:
+        engine = make_engine(
+            app.config["DATABASE_URL"],
+            pool_size=app.config["DB_POOL_SIZE"],
+            schema=app.config["DATABASE_SCHEMA"],
+        )
+        app.extensions["db_engine"] = engine
+        app.extensions["db_sessionmaker"] = async_sessionmaker(engine, expire_on_commit=False)
+
+    @app.after_serving
+    async def close_engine() -> None:
+        await app.extensions.pop("db_engine").dispose()
+
+    @app.teardown_request
+    async def close_session(_exc: BaseException | None) -> None:
+        session: AsyncSession | None = g.pop("db_session", None)
+        if session is not None:
+            await session.close()  # rolls back anything the view did not commit
+
+
+def get_session() -> AsyncSession:
+    """The current request's session, opened on first use."""
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["db_sessionmaker"]()
+    return g.db_session
+
+
+def get_engine() -> AsyncEngine:
+    return current_app.extensions["db_engine"]

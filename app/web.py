@@ -1,0 +1,120 @@
+"""The web layer every view relies on: page-or-fragment, CSRF, security headers, error pages."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Any
+
+from quart import Quart, Response, current_app, render_template, request, session
+from quart.typing import ResponseReturnValue
+from werkzeug.exceptions import Forbidden, HTTPException, InternalServerError
+
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+HTMX_VARY = "HX-Request, HX-Boosted, HX-History-Restore-Request"
+
+
+def is_htmx() -> bool:
+    """True for an htmx request that wants a fragment, not a whole page."""
+    headers = request.headers
+    return (
+        headers.get("HX-Request") == "true"
+        and headers.get("HX-Boosted") != "true"
+        and headers.get("HX-History-Restore-Request") != "true"
+    )
+
+
+async def render(page: str, partial: str, status: int = 200, **context: Any) -> ResponseReturnValue:
+    """Render the full page, or its fragment for htmx; both take the same context."""
+    return await render_template(partial if is_htmx() else page, **context), status
+
+
+def csrf_token() -> str:
+    token = session.get("csrf")
+    if token is None:
+        token = session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+def rotate_csrf_token() -> None:
+    """A new token on login and logout: a token seen before the switch is worth nothing after."""
+    session["csrf"] = secrets.token_urlsafe(32)
+
+
+async def _check_csrf() -> None:
+    if request.method not in UNSAFE_METHODS:
+        return
+    if request.headers.get("Sec-Fetch-Site") == "cross-site":
+        raise Forbidden("Cross-site requests are refused.")
+    expected = session.get("csrf")
+    sent = request.headers.get("X-CSRF-Token")
+    if sent is None:
+        sent = (await request.form).get("csrf_token")
+    if not expected or not sent or not hmac.compare_digest(expected, sent):
+        raise Forbidden(
+            "Your form expired or came from another site. Reload the page and try again."
+        )
+
+
+def content_security_policy() -> str:
+    img = "'self' data:"
+    if current_app.config["AVATARS"] == "gravatar":
+        img += " https://www.gravatar.com"
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
+        f"img-src {img}; connect-src 'self'; object-src 'none'; "
+        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    )
+
+
+async def _security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", content_security_policy())
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if request.endpoint != "static":
+        response.vary.update(h.strip() for h in HTMX_VARY.split(","))
+        if response.mimetype == "text/html":
+            headers.setdefault("Cache-Control", "private, no-cache")
+    return response
+
+
+ERROR_TITLES = {
+    400: "Bad request",
+    401: "Please log in",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Too much data",
+    422: "Please check your input",
+    429: "Slow down",
+    500: "Something went wrong",
+    503: "Temporarily unavailable",
+}
+
+
+async def error_response(error: HTTPException) -> ResponseReturnValue:
+    """A full error page, or for htmx a small notice swapped into the page's message area."""
+    code = error.code or 500
+    if code >= 500:
+        error = InternalServerError() if code == 500 else error
+    context = {
+        "code": code,
+        "title": ERROR_TITLES.get(code, error.name),
+        "message": error.description,
+    }
+    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+    if is_htmx():
+        headers |= {"HX-Retarget": "#messages", "HX-Reswap": "beforeend"}
+    body, _ = await render("pages/error.html", "partials/error.html", **context)
+    return body, code, headers
+
+
+def init_app(app: Quart) -> None:
+    app.before_request(_check_csrf)
+    app.after_request(_security_headers)
+    app.register_error_handler(HTTPException, error_response)
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.jinja_env.globals["is_htmx"] = is_htmx

@@ -1,0 +1,206 @@
+"""Fixtures: a fresh database per test on every backend, the app, a client, and factories."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from quart.typing import TestClientProtocol
+from quart_auth import generate_auth_token
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from app import create_app, queries
+from app.db import Base, make_engine
+from app.models import User
+from app.passwords import _hasher
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+BACKENDS = ["sqlite", "postgres"] if TEST_DATABASE_URL else ["sqlite"]
+PASSWORD = "correct horse battery"
+PASSWORD_HASH = _hasher.hash(PASSWORD)  # hashed once: argon2 is slow on purpose
+CSRF = "test-csrf-token"
+
+
+def pytest_report_header() -> str:
+    where = TEST_DATABASE_URL or "not set: PostgreSQL tests are not collected"
+    return f"backends: {', '.join(BACKENDS)} (TEST_DATABASE_URL {where})"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """With TEST_DATABASE_URL set, an unreachable PostgreSQL fails the run, never skips it."""
+    if not TEST_DATABASE_URL:
+        return
+
+    async def ping() -> None:
+        engine = make_engine(TEST_DATABASE_URL)
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(asyncio.wait_for(ping(), 10))
+    except Exception as error:
+        pytest.exit(f"TEST_DATABASE_URL={TEST_DATABASE_URL} is unreachable: {error!r}", 3)
+
+
+@dataclass
+class Database:
+    backend: str
+    url: str
+    schema: str | None = None
+
+    def engine(self, **options: Any) -> AsyncEngine:
+        return make_engine(self.url, schema=self.schema, **options)
+
+    def environ(self) -> dict[str, str]:
+        """The environment that points the `warble` command at this database."""
+        env = {"DATABASE_URL": self.url}
+        if self.schema:
+            env["DATABASE_SCHEMA"] = self.schema
+        return env
+
+
+@pytest.fixture(params=BACKENDS)
+async def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """A database with no tables: a temp SQLite file, or a new PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield Database("sqlite", f"sqlite+aiosqlite:///{tmp_path / 'warble.db'}")
+        return
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    admin = make_engine(TEST_DATABASE_URL)
+    async with admin.begin() as connection:
+        await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield Database("postgres", TEST_DATABASE_URL, schema)
+    finally:
+        async with admin.begin() as connection:
+            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+@pytest.fixture
+async def db(empty_db: Database) -> Database:
+    """A database with Warble's tables (migrations are tested on their own in test_migrations)."""
+    engine = empty_db.engine()
+    async with engine.begin() as connection:
+        await connection.run_sync(Base.metadata.create_all)
+    await engine.dispose()
+    return empty_db
+
+
+@pytest.fixture
+def settings(db: Database, tmp_path: Path) -> dict[str, Any]:
+    """The overrides every test app gets; a test may change them before using `app`."""
+    return {
+        "DATABASE_URL": db.url,
+        "DATABASE_SCHEMA": db.schema,
+        "INSTANCE_PATH": str(tmp_path),
+        "SECRET_KEY": "test secret key",
+        "SECURE_COOKIES": False,
+        "REGISTRATION_OPEN": True,
+        "RATE_LIMITS": False,
+        "AVATARS": "identicon",
+    }
+
+
+@pytest.fixture
+async def app(settings: dict[str, Any]) -> AsyncIterator[Any]:
+    """The app with its startup hooks run (engine created inside the test's loop)."""
+    warble = create_app(settings)
+    async with warble.test_app() as test_app:
+        yield test_app
+
+
+@pytest.fixture
+async def session(app: Any) -> AsyncIterator[AsyncSession]:
+    """A session of our own to arrange data and to check what the app wrote."""
+    async with app.app.extensions["db_sessionmaker"]() as s:
+        yield s
+
+
+class Client:
+    """Quart's test client, plus the CSRF token, htmx headers and logging in."""
+
+    def __init__(self, raw: TestClientProtocol) -> None:
+        self.raw = raw
+
+    @staticmethod
+    def _headers(htmx: bool, extra: dict[str, str] | None) -> dict[str, str]:
+        headers = {"HX-Request": "true"} if htmx else {}
+        return headers | (extra or {})
+
+    async def get(self, path: str, *, htmx: bool = False, headers: dict | None = None) -> Any:
+        return await self.raw.get(path, headers=self._headers(htmx, headers))
+
+    async def post(
+        self,
+        path: str,
+        data: dict[str, str] | None = None,
+        *,
+        htmx: bool = False,
+        csrf: bool = True,
+        headers: dict | None = None,
+    ) -> Any:
+        form = dict(data or {})
+        if csrf:
+            await self.use_csrf()
+            form.setdefault("csrf_token", CSRF)
+        return await self.raw.post(path, form=form, headers=self._headers(htmx, headers))
+
+    async def use_csrf(self) -> None:
+        """Put a known token in the session (login and logout rotate it, as they must)."""
+        async with self.raw.session_transaction() as s:
+            s["csrf"] = CSRF
+
+    def login(self, user: User) -> None:
+        """Log in by cookie, as a browser would after POST /login (without the argon2 cost)."""
+        token = generate_auth_token(self.raw, queries.auth_id_for(user))
+        self.raw.set_cookie("localhost", "warble_auth", token)
+
+    def logout(self) -> None:
+        self.raw.delete_cookie("localhost", "warble_auth")
+
+
+@pytest.fixture
+def client(app: Any) -> Client:
+    return Client(app.test_client())
+
+
+@pytest.fixture
+def make_client(app: Any) -> Callable[[], Client]:
+    """A second (third...) browser: its own cookies."""
+    return lambda: Client(app.test_client())
+
+
+@pytest.fixture
+def make_user(session: AsyncSession) -> Callable[..., Awaitable[User]]:
+    async def make(username: str = "john", email: str | None = None, **fields: Any) -> User:
+        user = await queries.create_user(
+            session, username, email or f"{username.lower()}@example.com", PASSWORD_HASH
+        )
+        for name, value in fields.items():
+            setattr(user, name, value)
+        await session.commit()
+        return user
+
+    return make
+
+
+async def body(response: Any) -> str:
+    return (await response.get_data()).decode()
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'<meta name="csrf-token" content="([^"]+)"', html)
+    assert match, "page has no csrf-token meta"
+    return match.group(1)
