@@ -1,13 +1,50 @@
-"""Every read and write Warble makes: async functions taking the session first; none commits."""
+"""Every read and write Warble makes: async functions taking the session first; none commits.
+
+Statements that run on every page view are built once, at import, with bound parameters:
+building a SQLAlchemy statement costs more than running a keyset query on an index.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, NamedTuple
 
-from sqlalchemy import func, select, update
+from sqlalchemy import (
+    Integer,
+    Select,
+    bindparam,
+    delete,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+    tuple_,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import contains_eager
 
-from app.models import User
+from app.db import UTCDateTime
+from app.models import Comment, Follow, Post, User
+from app.pagination import FIRST, PAGE_SIZE, Cursor, Page, cut
+
+# LIMIT as a literal: a bound LIMIT makes PostgreSQL re-plan the statement on every run.
+FETCH = literal_column(str(PAGE_SIZE + 1))
+# Above this many followees, scanning all posts newest-first finds a page sooner than probing
+# each followee's posts (see docs/benchmarks.md).
+PROBE_FOLLOWEES_MAX = 200
+
+_me = bindparam("me", type_=Integer)
+_before = tuple_(bindparam("before_at", type_=UTCDateTime()), bindparam("before_id", type_=Integer))
+_newest_first = (Post.created_at.desc(), Post.id.desc())
+
+
+# -- users -------------------------------------------------------------------------------------
 
 
 def auth_id_for(user: User) -> str:
@@ -37,6 +74,14 @@ async def email_taken(session: AsyncSession, email: str, *, except_user_id: int 
     return await session.scalar(stmt) is not None
 
 
+async def existing_usernames(session: AsyncSession, names: set[str]) -> dict[str, str]:
+    """Map each lower-cased name that belongs to a user to that user's spelling."""
+    if not names:
+        return {}
+    stmt = select(User.username).where(func.lower(User.username).in_(sorted(names)))
+    return {name.lower(): name for name in await session.scalars(stmt)}
+
+
 async def create_user(session: AsyncSession, username: str, email: str, password_hash: str) -> User:
     user = User(username=username, email=email, password_hash=password_hash)
     session.add(user)
@@ -50,6 +95,280 @@ async def set_password_hash(session: AsyncSession, user_id: int, password_hash: 
     )
 
 
+async def update_profile(session: AsyncSession, user: User, *, about_me: str, email: str) -> None:
+    user.about_me = about_me
+    user.email = email
+    await session.flush()
+
+
 async def touch_last_seen(session: AsyncSession, user: User, when: datetime) -> None:
     user.last_seen_at = when
     await session.flush()
+
+
+# -- follows -----------------------------------------------------------------------------------
+
+
+async def follow(session: AsyncSession, follower_id: int, followed_id: int) -> None:
+    """Idempotent: following twice leaves one edge and raises nothing, even under a race."""
+    dialect = session.bind.dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(Follow).values(follower_id=follower_id, followed_id=followed_id)
+    await session.execute(stmt.on_conflict_do_nothing())
+
+
+async def unfollow(session: AsyncSession, follower_id: int, followed_id: int) -> None:
+    await session.execute(
+        delete(Follow).where(Follow.follower_id == follower_id, Follow.followed_id == followed_id)
+    )
+
+
+async def is_following(session: AsyncSession, follower_id: int, followed_id: int) -> bool:
+    stmt = select(
+        exists().where(Follow.follower_id == follower_id, Follow.followed_id == followed_id)
+    )
+    return bool(await session.scalar(stmt))
+
+
+async def follower_count(session: AsyncSession, user_id: int) -> int:
+    stmt = select(func.count()).select_from(Follow).where(Follow.followed_id == user_id)
+    return await session.scalar(stmt) or 0
+
+
+async def following_count(session: AsyncSession, user_id: int) -> int:
+    stmt = select(func.count()).select_from(Follow).where(Follow.follower_id == user_id)
+    return await session.scalar(stmt) or 0
+
+
+class Person(NamedTuple):
+    user: User
+    followed_at: datetime
+    i_follow: bool  # does the viewer follow this person?
+
+
+async def _people(
+    session: AsyncSession, me: int | None, mine: Any, theirs: Any, user_id: int, cursor: Cursor
+) -> Page[Person]:
+    viewer_follows = (
+        exists()
+        .where(Follow.follower_id == (me or 0), Follow.followed_id == User.id)
+        .correlate(User)
+    )
+    stmt = (
+        select(User, Follow.created_at, viewer_follows)
+        .join(Follow, theirs == User.id)
+        .where(mine == user_id, tuple_(Follow.created_at, theirs) < (cursor.at, cursor.id))
+        .order_by(Follow.created_at.desc(), theirs.desc())
+        .limit(FETCH)
+    )
+    rows = [Person(*row) for row in await session.execute(stmt)]
+    return cut(rows, lambda p: Cursor(p.followed_at, p.user.id))
+
+
+async def followers(
+    session: AsyncSession, user_id: int, *, viewer: int | None, cursor: Cursor = FIRST
+) -> Page[Person]:
+    return await _people(session, viewer, Follow.followed_id, Follow.follower_id, user_id, cursor)
+
+
+async def following(
+    session: AsyncSession, user_id: int, *, viewer: int | None, cursor: Cursor = FIRST
+) -> Page[Person]:
+    return await _people(session, viewer, Follow.follower_id, Follow.followed_id, user_id, cursor)
+
+
+# -- posts and timelines -----------------------------------------------------------------------
+
+
+class FeedItem(NamedTuple):
+    post: Post
+    comment_count: int
+
+
+_comment_count = (
+    select(func.count(Comment.id)).where(Comment.post_id == Post.id).correlate(Post)
+).scalar_subquery()
+
+
+def _page_of(ids: Any) -> Select[Any]:
+    """Load the posts named by a subquery of ids, with authors and comment counts, in one go."""
+    return (
+        select(Post, _comment_count)
+        .join(ids, Post.id == ids.c.id)
+        .join(Post.author)
+        .options(contains_eager(Post.author))
+        .order_by(*_newest_first)
+    )
+
+
+def _keyset(*conditions: Any) -> Select[Any]:
+    return (
+        select(Post.id)
+        .where(*conditions, tuple_(Post.created_at, Post.id) < _before)
+        .order_by(*_newest_first)
+        .limit(FETCH)
+    )
+
+
+_followed = select(Follow.followed_id).where(Follow.follower_id == _me)
+
+# Everyone's posts, newest first: explore, and the anonymous front page.
+EXPLORE = _page_of(_keyset().subquery("ids"))
+
+# One author's posts: profiles.
+BY_AUTHOR = _page_of(_keyset(Post.author_id == bindparam("author")).subquery("ids"))
+
+# Home, scanning every post newest first and keeping the followed ones: best when the viewer
+# follows many people (their posts are dense in the global stream).
+HOME_SCAN = _page_of(
+    _keyset(or_(Post.author_id.in_(_followed), Post.author_id == _me)).subquery("ids")
+)
+
+
+def _home_probe() -> Select[Any]:
+    """Home, as the newest page of each followed author merged and cut to a page.
+
+    Best when the viewer follows few people: each author costs one short index probe, and no
+    unrelated post is read. PostgreSQL runs it as a LATERAL join; SQLite, having no LATERAL,
+    gets the same per-author index range through IN and sorts the (small) result.
+    """
+    authors = union_all(
+        select(Follow.followed_id.label("author_id")).where(Follow.follower_id == _me),
+        select(_me.label("author_id")),
+    ).subquery("authors")
+    newest = (
+        select(Post.id, Post.created_at)
+        .where(Post.author_id == authors.c.author_id, tuple_(Post.created_at, Post.id) < _before)
+        .order_by(*_newest_first)
+        .limit(FETCH)
+        .lateral("newest")
+    )
+    ids = (
+        select(newest.c.id)
+        .select_from(authors)
+        .join(newest, true())
+        .order_by(newest.c.created_at.desc(), newest.c.id.desc())
+        .limit(FETCH)
+    )
+    return _page_of(ids.subquery("ids"))
+
+
+HOME_PROBE_LATERAL = _home_probe()
+HOME_PROBE_SQLITE = _page_of(
+    select(Post.id)
+    .with_hint(Post, "INDEXED BY ix_posts_author_id_created_at_id", "sqlite")
+    .where(
+        or_(Post.author_id.in_(_followed), Post.author_id == _me),
+        tuple_(Post.created_at, Post.id) < _before,
+    )
+    .order_by(*_newest_first)
+    .limit(FETCH)
+    .subquery("ids")
+)
+
+
+async def _feed(session: AsyncSession, stmt: Select[Any], cursor: Cursor, **params: Any) -> Page:
+    params |= {"before_at": cursor.at, "before_id": cursor.id}
+    rows = [FeedItem(post, count) for post, count in await session.execute(stmt, params)]
+    return cut(rows, lambda item: Cursor(item.post.created_at, item.post.id))
+
+
+async def home_timeline(
+    session: AsyncSession, user_id: int, cursor: Cursor = FIRST
+) -> Page[FeedItem]:
+    """Posts by everyone user_id follows, and their own, newest first, each once."""
+    if await following_count(session, user_id) > PROBE_FOLLOWEES_MAX:
+        stmt = HOME_SCAN
+    elif session.bind.dialect.name == "postgresql":
+        stmt = HOME_PROBE_LATERAL
+    else:
+        stmt = HOME_PROBE_SQLITE
+    return await _feed(session, stmt, cursor, me=user_id)
+
+
+async def explore(session: AsyncSession, cursor: Cursor = FIRST) -> Page[FeedItem]:
+    return await _feed(session, EXPLORE, cursor)
+
+
+async def user_posts(session: AsyncSession, user_id: int, cursor: Cursor = FIRST) -> Page[FeedItem]:
+    return await _feed(session, BY_AUTHOR, cursor, author=user_id)
+
+
+async def get_post(session: AsyncSession, post_id: int) -> FeedItem | None:
+    stmt = (
+        select(Post, _comment_count)
+        .join(Post.author)
+        .options(contains_eager(Post.author))
+        .where(Post.id == post_id)
+    )
+    row = (await session.execute(stmt)).first()
+    return FeedItem(*row) if row else None
+
+
+async def create_post(session: AsyncSession, author: User, body: str) -> Post:
+    post = Post(author_id=author.id, body=body, author=author)
+    session.add(post)
+    await session.flush()
+    return post
+
+
+async def delete_post(session: AsyncSession, post_id: int) -> None:
+    # Comments go first explicitly: SQLite enforces ON DELETE CASCADE only with its FK pragma.
+    await session.execute(delete(Comment).where(Comment.post_id == post_id))
+    await session.execute(delete(Post).where(Post.id == post_id))
+
+
+# -- comments ----------------------------------------------------------------------------------
+
+
+async def comments_for(
+    session: AsyncSession, post_id: int, cursor: Cursor | None = None
+) -> Page[Comment]:
+    """A post's comments, oldest first; comments with no time come before all others."""
+    stmt = (
+        select(Comment)
+        .outerjoin(Comment.author)
+        .options(contains_eager(Comment.author))
+        .where(Comment.post_id == post_id)
+        .order_by(Comment.created_at.asc().nulls_first(), Comment.id.asc())
+        .limit(FETCH)
+    )
+    if cursor is not None:
+        if cursor.at is None:
+            after = or_(
+                Comment.created_at.is_not(None),
+                (Comment.created_at.is_(None)) & (Comment.id > cursor.id),
+            )
+        else:
+            after = or_(
+                Comment.created_at > cursor.at,
+                (Comment.created_at == cursor.at) & (Comment.id > cursor.id),
+            )
+        stmt = stmt.where(after)
+    rows = list(await session.scalars(stmt))
+    return cut(rows, lambda c: Cursor(c.created_at, c.id))
+
+
+async def get_comment(session: AsyncSession, comment_id: int) -> Comment | None:
+    stmt = select(Comment).where(Comment.id == comment_id)
+    return await session.scalar(stmt)
+
+
+async def add_comment(session: AsyncSession, post_id: int, author: User, body: str) -> Comment:
+    comment = Comment(post_id=post_id, author_id=author.id, body=body, author=author)
+    session.add(comment)
+    await session.flush()
+    return comment
+
+
+async def delete_comment(session: AsyncSession, comment_id: int) -> None:
+    await session.execute(delete(Comment).where(Comment.id == comment_id))
+
+
+async def comment_count(session: AsyncSession, post_id: int) -> int:
+    stmt = select(func.count()).select_from(Comment).where(Comment.post_id == post_id)
+    return await session.scalar(stmt) or 0
+
+
+async def post_exists(session: AsyncSession, post_id: int) -> bool:
+    return bool(await session.scalar(select(exists().where(Post.id == post_id))))

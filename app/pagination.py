@@ -1,0 +1,72 @@
+"""Keyset cursors: an opaque `before`/`after` value naming the last row a page showed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Generic, TypeVar
+
+from werkzeug.exceptions import BadRequest
+
+T = TypeVar("T")
+PAGE_SIZE = 20
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns
+# The first page is "everything before the end of time": one statement serves every page.
+END_OF_TIME = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    at: datetime | None  # None: a row with no timestamp (legacy comments)
+    id: int
+
+    def encode(self) -> str:
+        stamp = "n" if self.at is None else str((self.at - EPOCH) // MICROSECOND)
+        return f"{stamp}.{self.id}"
+
+
+FIRST = Cursor(END_OF_TIME, MAX_ID)
+
+
+class InvalidCursor(BadRequest):
+    description = "That page link is not valid. Start again from the first page."
+
+
+def decode(raw: str | None, default: Cursor = FIRST) -> Cursor:
+    """Parse a cursor from the query string; anything malformed is a 400, never a 500."""
+    if raw is None or raw == "":
+        return default
+    stamp, dot, ident = raw.partition(".")
+    if not dot or not ident.isdigit() or len(ident) > 10 or len(stamp) > 20:
+        raise InvalidCursor()
+    row_id = int(ident)
+    if row_id > MAX_ID:
+        raise InvalidCursor()
+    if stamp == "n":
+        return Cursor(None, row_id)
+    if not stamp.lstrip("-").isdigit():
+        raise InvalidCursor()
+    try:
+        at = EPOCH + int(stamp) * MICROSECOND
+    except OverflowError:
+        raise InvalidCursor() from None
+    if not (EPOCH <= at <= END_OF_TIME):
+        raise InvalidCursor()
+    return Cursor(at, row_id)
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next: Cursor | None  # where the following page starts; None on the last page
+
+
+def cut(rows: list[T], key: Callable[[T], Cursor], size: int = PAGE_SIZE) -> Page[T]:
+    """Rows were fetched with LIMIT size + 1: the extra one only says there is more."""
+    if len(rows) > size:
+        rows = rows[:size]
+        return Page(rows, key(rows[-1]))
+    return Page(rows, None)
