@@ -28,8 +28,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
     web.init_app(app)
 
     from app.blueprints import auth as auth_views
-    from app.blueprints import timeline
+    from app.blueprints import posts, timeline, users
 
-    app.register_blueprint(auth_views.bp)
-    app.register_blueprint(timeline.bp)
+    for blueprint in (auth_views.bp, timeline.bp, posts.bp, users.bp):
+        app.register_blueprint(blueprint)
     return app

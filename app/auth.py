@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from quart import Quart, g, redirect, request, url_for
 from quart_auth import AuthUser, QuartAuth, Unauthorized, current_user, login_user, logout_user
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from app.models import User
 
 LAST_SEEN_EVERY = timedelta(minutes=5)
+# Answered without looking up who is logged in: no database work for files and avatars.
+NO_USER_ENDPOINTS = {"static", "users.avatar"}
 
 
 def init_app(app: Quart) -> None:
@@ -26,7 +29,7 @@ def init_app(app: Quart) -> None:
     @app.before_request
     async def load_user() -> None:
         g.user = None
-        if request.endpoint == "static" or current_user.auth_id is None:
+        if request.endpoint in NO_USER_ENDPOINTS or current_user.auth_id is None:
             return
         user = await queries.get_user_by_auth_id(get_session(), current_user.auth_id)
         if user is None:  # deleted account or stale cookie
@@ -41,10 +44,20 @@ def init_app(app: Quart) -> None:
 
     @app.errorhandler(Unauthorized)
     async def to_login(_error: Unauthorized) -> ResponseReturnValue:
-        target = url_for("auth.login", next=request.full_path.rstrip("?"))
+        target = url_for("auth.login", next=_back_here())
         if is_htmx():
             return "", 401, {"HX-Redirect": target}
         return redirect(target)
+
+
+def _back_here() -> str:
+    """Where to return after logging in: this page, or for a form post the page it came from."""
+    if request.method == "GET":
+        return request.full_path.rstrip("?")
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc == request.host and referrer.path:
+        return referrer.path + (f"?{referrer.query}" if referrer.query else "")
+    return "/"
 
 
 def start_session(user: User, *, remember: bool) -> None:

@@ -54,3 +54,12 @@ def safe_next(target: str | None, default: str = "/") -> str:
     if parts.scheme or parts.netloc:
         return default
     return target
+
+
+def body_error(body: str, limit: int, what: str) -> str | None:
+    """For a post or comment body, already cleaned."""
+    if not body:
+        return f"Write something first: an empty {what} cannot be sent."
+    if len(body) > limit:
+        return f"Keep it to {limit} characters (this {what} has {len(body)})."
+    return None

@@ -6,9 +6,13 @@ import hmac
 import secrets
 from typing import Any
 
-from quart import Quart, Response, current_app, render_template, request, session
+from quart import Quart, Response, current_app, render_template, request, session, url_for
 from quart.typing import ResponseReturnValue
 from werkzeug.exceptions import Forbidden, HTTPException, InternalServerError
+
+from app import text
+from app.models import User
+from app.pagination import Page
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 HTMX_VARY = "HX-Request, HX-Boosted, HX-History-Restore-Request"
@@ -24,7 +28,9 @@ def is_htmx() -> bool:
     )
 
 
-async def render(page: str, partial: str, status: int = 200, **context: Any) -> ResponseReturnValue:
+async def render(
+    page: str, partial: str, status: int = 200, /, **context: Any
+) -> ResponseReturnValue:
     """Render the full page, or its fragment for htmx; both take the same context."""
     return await render_template(partial if is_htmx() else page, **context), status
 
@@ -112,9 +118,25 @@ async def error_response(error: HTTPException) -> ResponseReturnValue:
     return body, code, headers
 
 
+def avatar_url(user: User, size: int = 48) -> str:
+    """Warble's own identicon, or Gravatar when the instance opts in with AVATARS=gravatar."""
+    if current_app.config["AVATARS"] == "gravatar":
+        return text.gravatar_url(user.email, size)
+    return url_for("users.avatar", user_id=user.id)
+
+
+def next_page_url(page: Page[Any], param: str = "before") -> str:
+    """The current URL with the cursor of the page after `page`."""
+    args = dict(request.view_args or {}) | request.args.to_dict()
+    args[param] = page.next.encode()  # type: ignore[union-attr]
+    return url_for(request.endpoint, **args)  # type: ignore[arg-type]
+
+
 def init_app(app: Quart) -> None:
     app.before_request(_check_csrf)
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, error_response)
-    app.jinja_env.globals["csrf_token"] = csrf_token
-    app.jinja_env.globals["is_htmx"] = is_htmx
+    app.jinja_env.globals.update(
+        csrf_token=csrf_token, avatar_url=avatar_url, next_page_url=next_page_url
+    )
+    app.jinja_env.filters.update(linkify=text.linkify, timeago=text.timeago, absolute=text.absolute)

@@ -191,6 +191,7 @@ def make_user(session: AsyncSession) -> Callable[..., Awaitable[User]]:
         for name, value in fields.items():
             setattr(user, name, value)
         await session.commit()
+        session.expunge(user)  # detached: later expire_all() calls leave its attributes readable
         return user
 
     return make
@@ -204,3 +205,32 @@ def csrf_from(html: str) -> str:
     match = re.search(r'<meta name="csrf-token" content="([^"]+)"', html)
     assert match, "page has no csrf-token meta"
     return match.group(1)
+
+
+@pytest.fixture
+def make_post(session: AsyncSession) -> Callable[..., Awaitable[Any]]:
+    """Create a post; `at` sets its time (timezone-aware), else now."""
+    from app.models import Post
+
+    async def make(author: User, body: str = "hello", at: Any = None) -> Post:
+        post = Post(author_id=author.id, body=body)
+        if at is not None:
+            post.created_at = at
+        session.add(post)
+        await session.commit()
+        session.expunge(post)
+        return post
+
+    return make
+
+
+@pytest.fixture
+def count_rows(session: AsyncSession) -> Callable[[Any], Awaitable[int]]:
+    """How many rows a table holds now, as the app committed them."""
+    from sqlalchemy import func, select
+
+    async def count(model: Any) -> int:
+        session.expire_all()
+        return await session.scalar(select(func.count()).select_from(model)) or 0
+
+    return count

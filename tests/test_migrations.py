@@ -77,3 +77,79 @@ async def test_migrated_schema_enforces_case_insensitive_usernames(empty_db):
             raise AssertionError("a second 'susan' was accepted")
     finally:
         await engine.dispose()
+
+
+async def test_upgrade_from_an_older_revision_keeps_its_data(empty_db):
+    """A database at 0001 with accounts in it upgrades to head with every account intact."""
+    await migrate(empty_db, command.upgrade, "0001")
+    engine = empty_db.engine()
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO users (username, email, password_hash, about_me, created_at) "
+                    "VALUES ('Susan', 's@example.com', 'h', 'about', CURRENT_TIMESTAMP), "
+                    "('john', 'j@example.com', 'h', '', CURRENT_TIMESTAMP)"
+                )
+            )
+    finally:
+        await engine.dispose()
+
+    await migrate(empty_db, command.upgrade, "head")
+    engine = empty_db.engine()
+    try:
+        async with engine.begin() as connection:
+            rows = (
+                await connection.execute(text("SELECT username, about_me FROM users ORDER BY id"))
+            ).all()
+            assert [tuple(r) for r in rows] == [("Susan", "about"), ("john", "")]
+            await connection.execute(
+                text(
+                    "INSERT INTO posts (author_id, body, created_at) VALUES (1, 'hi', CURRENT_TIMESTAMP)"
+                )
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO follows (follower_id, followed_id, created_at) VALUES (2, 1, CURRENT_TIMESTAMP)"
+                )
+            )
+    finally:
+        await engine.dispose()
+
+    # And back down to 0001 and up again: the accounts survive the round trip.
+    await migrate(empty_db, command.downgrade, "0001")
+    await migrate(empty_db, command.upgrade, "head")
+    engine = empty_db.engine()
+    try:
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("SELECT count(*) FROM users"))).scalar() == 2
+    finally:
+        await engine.dispose()
+
+
+async def test_schema_refuses_self_follow_and_overlong_posts(empty_db):
+    await migrate(empty_db, command.upgrade, "head")
+    engine = empty_db.engine()
+    statements = [
+        "INSERT INTO follows (follower_id, followed_id, created_at) VALUES (1, 1, CURRENT_TIMESTAMP)",
+        f"INSERT INTO posts (author_id, body, created_at) VALUES (1, '{'x' * 501}', CURRENT_TIMESTAMP)",
+        "INSERT INTO posts (author_id, body, created_at) VALUES (1, '', CURRENT_TIMESTAMP)",
+    ]
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO users (username, email, password_hash, about_me, created_at) "
+                    "VALUES ('susan', 's@example.com', 'h', '', CURRENT_TIMESTAMP)"
+                )
+            )
+        for statement in statements:
+            try:
+                async with engine.begin() as connection:
+                    await connection.execute(text(statement))
+            except Exception as error:
+                assert "check" in str(error).lower()
+            else:
+                raise AssertionError(f"accepted: {statement[:60]}")
+    finally:
+        await engine.dispose()

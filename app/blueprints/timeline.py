@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from quart import Blueprint
+from quart import Blueprint, g
 from quart.typing import ResponseReturnValue
 
+from app import queries
+from app.blueprints.common import cursor_arg, feed_context
+from app.db import get_session
 from app.web import render
 
 bp = Blueprint("timeline", __name__)
@@ -12,9 +15,25 @@ bp = Blueprint("timeline", __name__)
 
 @bp.get("/")
 async def index() -> ResponseReturnValue:
-    return await render("pages/index.html", "pages/index.html")
+    """Logged in: the composer and the home timeline. Anonymous: everyone's posts."""
+    return await render_index()
+
+
+async def render_index(status: int = 200, **composer: object) -> ResponseReturnValue:
+    session = get_session()
+    if g.user is None:
+        page = await queries.explore(session, cursor_arg())
+    else:
+        page = await queries.home_timeline(session, g.user.id, cursor_arg())
+    context = await feed_context(page)
+    return await render(
+        "pages/index.html", "partials/feed_items.html", status, composer=composer, **context
+    )
 
 
 @bp.get("/explore")
 async def explore() -> ResponseReturnValue:
-    return await render("pages/explore.html", "pages/explore.html")
+    page = await queries.explore(get_session(), cursor_arg())
+    return await render(
+        "pages/explore.html", "partials/feed_items.html", **await feed_context(page)
+    )

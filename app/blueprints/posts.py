@@ -1,0 +1,179 @@
+"""Posts and their comments: write, read, delete."""
+
+from __future__ import annotations
+
+from quart import Blueprint, abort, flash, redirect, render_template, request, url_for
+from quart.typing import ResponseReturnValue
+from quart_auth import login_required
+
+from app import queries
+from app.blueprints.common import current_user, cursor_arg, mentions
+from app.blueprints.timeline import render_index
+from app.db import get_session
+from app.models import COMMENT_MAX, POST_MAX
+from app.text import clean
+from app.validation import body_error
+from app.web import is_htmx, render
+
+bp = Blueprint("posts", __name__)
+
+
+async def _form_body() -> str:
+    return clean((await request.form).get("body", ""))
+
+
+@bp.post("/posts")
+@login_required
+async def create() -> ResponseReturnValue:
+    me = current_user()
+    body = await _form_body()
+    if error := body_error(body, POST_MAX, "post"):
+        if is_htmx():
+            html = await render_template(
+                "partials/composer.html", composer={"body": body, "error": error}
+            )
+            return html, 422, {"HX-Retarget": "#composer", "HX-Reswap": "outerHTML"}
+        return await render_index(422, body=body, error=error)
+    session = get_session()
+    post = await queries.create_post(session, me, body)
+    await session.commit()
+    if is_htmx():
+        item = queries.FeedItem(post, 0)
+        return await render_template(
+            "partials/post.html", item=item, mentions=await mentions([body]), fresh=True
+        )
+    await flash("Your post is live!", "success")
+    return redirect(url_for("timeline.index"))
+
+
+async def _post_or_404(post_id: int) -> queries.FeedItem:
+    item = await queries.get_post(get_session(), post_id)
+    if item is None:
+        abort(404, "Post not found.")
+    return item
+
+
+@bp.get("/posts/<int:post_id>")
+async def show(post_id: int) -> ResponseReturnValue:
+    item = await _post_or_404(post_id)
+    comments = await queries.comments_for(get_session(), post_id, cursor_arg("after", None))
+    names = await mentions([item.post.body, *(c.body for c in comments.items)])
+    return await render(
+        "pages/post.html",
+        "partials/comment_items.html",
+        item=item,
+        comments=comments,
+        mentions=names,
+        comment_form={},
+    )
+
+
+@bp.get("/posts/<int:post_id>/delete")
+@login_required
+async def confirm_delete(post_id: int) -> ResponseReturnValue:
+    item = await _post_or_404(post_id)
+    if item.post.author_id != current_user().id:
+        abort(403, "You can only delete your own posts.")
+    return await render_template(
+        "pages/confirm.html",
+        title="Delete this post?",
+        quote=item.post.body,
+        action=url_for("posts.delete", post_id=post_id),
+        cancel=url_for("posts.show", post_id=post_id),
+    )
+
+
+@bp.post("/posts/<int:post_id>/delete")
+@login_required
+async def delete(post_id: int) -> ResponseReturnValue:
+    item = await _post_or_404(post_id)
+    if item.post.author_id != current_user().id:
+        abort(403, "You can only delete your own posts.")
+    session = get_session()
+    await queries.delete_post(session, post_id)
+    await session.commit()
+    if is_htmx():
+        return ""  # the post's element is swapped for nothing
+    await flash("Post deleted.", "info")
+    return redirect(url_for("timeline.index"))
+
+
+@bp.post("/posts/<int:post_id>/comments")
+@login_required
+async def add_comment(post_id: int) -> ResponseReturnValue:
+    me = current_user()
+    session = get_session()
+    if not await queries.post_exists(session, post_id):
+        abort(404, "Post not found.")
+    body = await _form_body()
+    if error := body_error(body, COMMENT_MAX, "comment"):
+        form = {"body": body, "error": error}
+        if is_htmx():
+            html = await render_template(
+                "partials/comment_form.html", post_id=post_id, comment_form=form
+            )
+            return html, 422, {"HX-Retarget": "#comment-form", "HX-Reswap": "outerHTML"}
+        item = await _post_or_404(post_id)
+        comments = await queries.comments_for(session, post_id)
+        names = await mentions([item.post.body, *(c.body for c in comments.items)])
+        return await render_template(
+            "pages/post.html", item=item, comments=comments, mentions=names, comment_form=form
+        ), 422
+    comment = await queries.add_comment(session, post_id, me, body)
+    await session.commit()
+    if is_htmx():
+        count = await queries.comment_count(session, post_id)
+        return await render_template(
+            "partials/comment_added.html",
+            comment=comment,
+            post_id=post_id,
+            count=count,
+            mentions=await mentions([body]),
+            post_author_id=None,
+        )
+    await flash("Comment added.", "success")
+    return redirect(url_for("posts.show", post_id=post_id, _anchor=f"comment-{comment.id}"))
+
+
+async def _deletable_comment(comment_id: int) -> tuple[int, int]:
+    """(comment id, post id) when the viewer may delete it: its author or the post's author."""
+    session = get_session()
+    comment = await queries.get_comment(session, comment_id)
+    if comment is None:
+        abort(404, "Comment not found.")
+    me = current_user()
+    if comment.author_id != me.id:
+        post = await _post_or_404(comment.post_id)
+        if post.post.author_id != me.id:
+            abort(403, "You can only delete your own comments, or comments on your posts.")
+    return comment.id, comment.post_id
+
+
+@bp.get("/comments/<int:comment_id>/delete")
+@login_required
+async def confirm_delete_comment(comment_id: int) -> ResponseReturnValue:
+    _, post_id = await _deletable_comment(comment_id)
+    comment = await queries.get_comment(get_session(), comment_id)
+    return await render_template(
+        "pages/confirm.html",
+        title="Delete this comment?",
+        quote=comment.body if comment else "",
+        action=url_for("posts.delete_comment", comment_id=comment_id),
+        cancel=url_for("posts.show", post_id=post_id),
+    )
+
+
+@bp.post("/comments/<int:comment_id>/delete")
+@login_required
+async def delete_comment(comment_id: int) -> ResponseReturnValue:
+    comment_id, post_id = await _deletable_comment(comment_id)
+    session = get_session()
+    await queries.delete_comment(session, comment_id)
+    await session.commit()
+    if is_htmx():
+        count = await queries.comment_count(session, post_id)
+        return await render_template(
+            "partials/comment_count.html", post_id=post_id, count=count, oob=True
+        )
+    await flash("Comment deleted.", "info")
+    return redirect(url_for("posts.show", post_id=post_id, _anchor="comments"))

@@ -1,0 +1,150 @@
+"""Profiles, follower lists, following, profile settings and avatars."""
+
+from __future__ import annotations
+
+from quart import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from quart.typing import ResponseReturnValue
+from quart_auth import login_required
+from sqlalchemy.exc import IntegrityError
+
+from app import queries
+from app.blueprints.common import current_user, cursor_arg, feed_context, user_or_404
+from app.db import get_session
+from app.text import clean, identicon_svg
+from app.validation import about_error, email_error, safe_next
+from app.web import is_htmx, render
+
+bp = Blueprint("users", __name__)
+
+ONE_YEAR = 365 * 24 * 3600
+
+
+@bp.get("/user/<username>")
+async def profile(username: str) -> ResponseReturnValue:
+    session = get_session()
+    user = await user_or_404(username)
+    page = await queries.user_posts(session, user.id, cursor_arg())
+    context = await feed_context(page)
+    if is_htmx():  # the next page of posts
+        return await render_template("partials/feed_items.html", **context)
+    return await render_template(
+        "pages/profile.html",
+        user=user,
+        followers=await queries.follower_count(session, user.id),
+        following=await queries.following_count(session, user.id),
+        i_follow=g.user is not None and await queries.is_following(session, g.user.id, user.id),
+        **context,
+    )
+
+
+async def _people(username: str, which: str) -> ResponseReturnValue:
+    session = get_session()
+    user = await user_or_404(username)
+    lister = queries.followers if which == "followers" else queries.following
+    viewer = g.user.id if g.user else None
+    page = await lister(session, user.id, viewer=viewer, cursor=cursor_arg())
+    return await render(
+        "pages/people.html", "partials/people_items.html", user=user, which=which, page=page
+    )
+
+
+@bp.get("/user/<username>/followers")
+async def followers(username: str) -> ResponseReturnValue:
+    return await _people(username, "followers")
+
+
+@bp.get("/user/<username>/following")
+async def following(username: str) -> ResponseReturnValue:
+    return await _people(username, "following")
+
+
+async def _toggle_follow(username: str, *, follow: bool) -> ResponseReturnValue:
+    me = current_user()
+    session = get_session()
+    user = await user_or_404(username)
+    if user.id == me.id:
+        abort(400, "You cannot follow yourself!")
+    if follow:
+        await queries.follow(session, me.id, user.id)
+    else:
+        await queries.unfollow(session, me.id, user.id)
+    await session.commit()
+    form = await request.form
+    next_url = safe_next(form.get("next"), url_for("users.profile", username=user.username))
+    if is_htmx():
+        count = await queries.follower_count(session, user.id) if form.get("from") else None
+        return await render_template(
+            "partials/follow_button.html",
+            person=user,
+            i_follow=follow,
+            next_url=next_url,
+            from_profile=bool(form.get("from")),
+            followers_oob=count,
+        )
+    message = (
+        f"You are following {user.username}!"
+        if follow
+        else f"You are not following {user.username}."
+    )
+    await flash(message, "success")
+    return redirect(next_url)
+
+
+@bp.post("/user/<username>/follow")
+@login_required
+async def follow(username: str) -> ResponseReturnValue:
+    return await _toggle_follow(username, follow=True)
+
+
+@bp.post("/user/<username>/unfollow")
+@login_required
+async def unfollow(username: str) -> ResponseReturnValue:
+    return await _toggle_follow(username, follow=False)
+
+
+@bp.get("/settings/profile")
+@login_required
+async def settings() -> ResponseReturnValue:
+    me = current_user()
+    form = {"about_me": me.about_me, "email": me.email}
+    return await render_template("pages/settings.html", form=form, errors={})
+
+
+@bp.post("/settings/profile")
+@login_required
+async def save_settings() -> ResponseReturnValue:
+    me = current_user()
+    raw = await request.form
+    form = {"about_me": clean(raw.get("about_me", "")), "email": raw.get("email", "").strip()}
+    errors = {
+        field: message
+        for field, message in (
+            ("about_me", about_error(form["about_me"])),
+            ("email", email_error(form["email"])),
+        )
+        if message
+    }
+    session = get_session()
+    if "email" not in errors and await queries.email_taken(
+        session, form["email"], except_user_id=me.id
+    ):
+        errors["email"] = "That email address is already registered."
+    if errors:
+        return await render_template("pages/settings.html", form=form, errors=errors), 422
+    try:
+        await queries.update_profile(session, me, about_me=form["about_me"], email=form["email"])
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        errors["email"] = "That email address is already registered."
+        return await render_template("pages/settings.html", form=form, errors=errors), 422
+    await flash("Your profile is saved.", "success")
+    return redirect(url_for("users.profile", username=me.username))
+
+
+@bp.get("/avatars/<int:user_id>.svg")
+async def avatar(user_id: int) -> ResponseReturnValue:
+    """A user's identicon: derived from the id alone, so it never changes and caches forever."""
+    response = Response(identicon_svg(f"warble:{user_id}"), mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = f"public, max-age={ONE_YEAR}, immutable"
+    return response
