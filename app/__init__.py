@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from hypercorn.middleware import ProxyFixMiddleware
 from quart import Quart
 
-from app import auth, config, db, web
+from app import auth, config, db, health, limits, web
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,8 +25,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
     app.config.update(config.derived(app.config))
 
     db.init_app(app)
+    web.init_app(app)  # CSRF is checked before anything else reads the request
+    limits.init_app(app)
     auth.init_app(app)
-    web.init_app(app)
+    health.init_app(app)
+    if hops := app.config["PROXY_HOPS"]:
+        # Behind a reverse proxy: take the client address from the last `hops` X-Forwarded-For
+        # entries, which the proxies themselves wrote. Without it, the header is ignored.
+        app.asgi_app = ProxyFixMiddleware(app.asgi_app, mode="legacy", trusted_hops=hops)
 
     from app.blueprints import auth as auth_views
     from app.blueprints import posts, timeline, users

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from quart import Quart, g, redirect, request, url_for
+from quart import Quart, g, redirect, request, session, url_for
 from quart_auth import AuthUser, QuartAuth, Unauthorized, current_user, login_user, logout_user
 
 from app import queries
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 LAST_SEEN_EVERY = timedelta(minutes=5)
 # Answered without looking up who is logged in: no database work for files and avatars.
-NO_USER_ENDPOINTS = {"static", "users.avatar"}
+NO_USER_ENDPOINTS = {"static", "users.avatar", "healthz"}
 
 
 def init_app(app: Quart) -> None:
@@ -61,11 +61,14 @@ def _back_here() -> str:
 
 
 def start_session(user: User, *, remember: bool) -> None:
+    """A new signed cookie for this login (never one the browser had before)."""
     login_user(AuthUser(queries.auth_id_for(user)), remember=remember)
+    session["remember"] = remember
 
 
 def end_session() -> None:
     logout_user()
+    session.pop("remember", None)
 
 
 def current() -> User | None:

@@ -56,7 +56,7 @@ async def set_password(url: str, username: str, password: str) -> None:
             user = await queries.get_user_by_username(session, username)
             if user is None:
                 raise CommandError(f"no user named {username!r}")
-            await queries.set_password_hash(session, user.id, await hash_password(password))
+            await queries.change_password(session, user.id, await hash_password(password))
             await session.commit()
     finally:
         await engine.dispose()

@@ -7,6 +7,12 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+RATE_LIMIT_DEFAULTS = {
+    "RATE_LIMIT_AUTH": "10/minute",  # log-in and registration attempts per address
+    "RATE_LIMIT_LOGIN_USER": "10/minute",  # log-in attempts per username, from anywhere
+    "RATE_LIMIT_WRITE": "30/minute",  # posts and comments per account
+    "RATE_LIMIT_FOLLOW": "60/minute",  # follow and unfollow toggles per account
+}
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off"}
 
@@ -89,7 +95,7 @@ def from_environment() -> dict[str, Any]:
         "PROXY_HOPS": _int("PROXY_HOPS", 0),
         "SECURE_COOKIES": secure,
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 64 * 1024),
-    }
+    } | {name: os.environ.get(name, default) for name, default in RATE_LIMIT_DEFAULTS.items()}
 
 
 def derived(config: dict[str, Any]) -> dict[str, Any]:

@@ -125,5 +125,14 @@ def get_session() -> AsyncSession:
     return g.db_session
 
 
+async def rollback() -> None:
+    """Roll back the request's session and reload the logged-in user (a rollback expires every
+    loaded object, and templates must never trigger a load)."""
+    session = get_session()
+    await session.rollback()
+    if (user := g.get("user")) is not None:
+        await session.refresh(user)
+
+
 def get_engine() -> AsyncEngine:
     return current_app.extensions["db_engine"]

@@ -24,6 +24,8 @@ class User(Base):
     about_me: Mapped[str] = mapped_column(Text, default="", server_default="")
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Part of every session's identity: raising it (on a password change) ends all sessions.
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
 
     __table_args__ = (
         # "Susan" and "susan" are the same person: uniqueness ignores case.

@@ -48,15 +48,19 @@ _newest_first = (Post.created_at.desc(), Post.id.desc())
 
 
 def auth_id_for(user: User) -> str:
-    return str(user.id)
+    """What a session cookie names: the user and the session epoch it was issued in."""
+    return f"{user.id}.{user.session_epoch}"
 
 
 async def get_user_by_auth_id(session: AsyncSession, auth_id: str) -> User | None:
-    try:
-        user_id = int(auth_id)
-    except ValueError:
+    """The user a session belongs to, or None if the session was ended (or is malformed)."""
+    user_id, _, epoch = auth_id.partition(".")
+    if not (user_id.isdigit() and epoch.isdigit()) or len(user_id) > 10:
         return None
-    return await session.get(User, user_id)
+    user = await session.get(User, int(user_id))
+    if user is None or user.session_epoch != int(epoch):
+        return None
+    return user
 
 
 async def get_user_by_username(session: AsyncSession, username: str) -> User | None:
@@ -90,8 +94,18 @@ async def create_user(session: AsyncSession, username: str, email: str, password
 
 
 async def set_password_hash(session: AsyncSession, user_id: int, password_hash: str) -> None:
+    """A rehash of the same password: sessions stay valid."""
     await session.execute(
         update(User).where(User.id == user_id).values(password_hash=password_hash)
+    )
+
+
+async def change_password(session: AsyncSession, user_id: int, password_hash: str) -> None:
+    """A new password ends every session of the user (their cookies name the old epoch)."""
+    await session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(password_hash=password_hash, session_epoch=User.session_epoch + 1)
     )
 
 

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from app.models import ABOUT_MAX, EMAIL_MAX, USERNAME_MAX, USERNAME_MIN
 
 USERNAME_RE = re.compile(rf"[A-Za-z0-9_]{{{USERNAME_MIN},{USERNAME_MAX}}}")
-EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+EMAIL_RE = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s.\x00-\x1f\x7f]+")
 PASSWORD_MIN, PASSWORD_MAX = 8, 1024
 
 

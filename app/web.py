@@ -9,10 +9,11 @@ from typing import Any
 from quart import Quart, Response, current_app, render_template, request, session, url_for
 from quart.typing import ResponseReturnValue
 from werkzeug.exceptions import Forbidden, HTTPException, InternalServerError
+from werkzeug.routing import IntegerConverter, Map
 
 from app import text
 from app.models import User
-from app.pagination import Page
+from app.pagination import MAX_ID, Page
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 HTMX_VARY = "HX-Request, HX-Boosted, HX-History-Restore-Request"
@@ -104,13 +105,13 @@ ERROR_TITLES = {
 async def error_response(error: HTTPException) -> ResponseReturnValue:
     """A full error page, or for htmx a small notice swapped into the page's message area."""
     code = error.code or 500
-    if code >= 500:
-        error = InternalServerError() if code == 500 else error
-    context = {
-        "code": code,
-        "title": ERROR_TITLES.get(code, error.name),
-        "message": error.description,
-    }
+    message = error.description
+    if code == 500:
+        message = InternalServerError.description  # never the details of a crash
+    elif code == 429:
+        wait = getattr(error, "retry_after", 60)
+        message = f"You are doing that too often. Please wait {wait} seconds and try again."
+    context = {"code": code, "title": ERROR_TITLES.get(code, error.name), "message": message}
     headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
     if is_htmx():
         headers |= {"HX-Retarget": "#messages", "HX-Reswap": "beforeend"}
@@ -132,7 +133,15 @@ def next_page_url(page: Page[Any], param: str = "before") -> str:
     return url_for(request.endpoint, **args)  # type: ignore[arg-type]
 
 
+class IdConverter(IntegerConverter):
+    """<id:...> in a route: a positive id that fits the database's 32-bit INTEGER, else 404."""
+
+    def __init__(self, url_map: Map) -> None:
+        super().__init__(url_map, min=1, max=MAX_ID)
+
+
 def init_app(app: Quart) -> None:
+    app.url_map.converters["id"] = IdConverter
     app.before_request(_check_csrf)
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, error_response)

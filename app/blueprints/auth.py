@@ -7,7 +7,8 @@ from quart.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError
 
 from app import auth, queries
-from app.db import get_session
+from app.db import get_session, rollback
+from app.limits import client_address, limited, login_username
 from app.passwords import hash_password, needs_rehash, verify_password
 from app.validation import email_error, password_error, safe_next, username_error
 from app.web import render, rotate_csrf_token
@@ -43,6 +44,7 @@ async def register_form() -> ResponseReturnValue:
 
 
 @bp.post("/register")
+@limited(("RATE_LIMIT_AUTH", client_address))
 async def register() -> ResponseReturnValue:
     if not current_app.config["REGISTRATION_OPEN"]:
         abort(403, "Registration is closed on this Warble.")
@@ -59,7 +61,7 @@ async def register() -> ResponseReturnValue:
         user = await queries.create_user(session, username, email, await hash_password(password))
         await session.commit()
     except IntegrityError:  # someone took the name or address a moment ago
-        await session.rollback()
+        await rollback()
         return await _register_again(values, await _registration_errors(username, email, password))
     auth.start_session(user, remember=False)
     rotate_csrf_token()
@@ -84,13 +86,15 @@ async def login_form() -> ResponseReturnValue:
 
 
 @bp.post("/login")
+@limited(("RATE_LIMIT_AUTH", client_address), ("RATE_LIMIT_LOGIN_USER", login_username))
 async def login() -> ResponseReturnValue:
     form = await request.form
     username = form.get("username", "").strip()
     password = form.get("password", "")
     next_url = safe_next(form.get("next") or request.args.get("next"))
     session = get_session()
-    user = await queries.get_user_by_username(session, username) if username else None
+    known = username_error(username) is None  # a malformed name cannot exist: no lookup
+    user = await queries.get_user_by_username(session, username) if known else None
     if not await verify_password(user.password_hash if user else None, password):
         return await render(
             "pages/login.html",

@@ -10,6 +10,7 @@ from app import queries, text
 from app.db import get_session
 from app.models import User
 from app.pagination import FIRST, Cursor, Page, decode
+from app.validation import username_error
 
 
 def cursor_arg(name: str = "before", default: Cursor | None = FIRST) -> Cursor | None:
@@ -38,7 +39,9 @@ def current_user() -> User:
 
 
 async def user_or_404(username: str) -> User:
-    user = await queries.get_user_by_username(get_session(), username)
+    user = None
+    if username_error(username) is None:  # a malformed name cannot exist: no lookup
+        user = await queries.get_user_by_username(get_session(), username)
     if user is None:
         abort(404, f"User {username} not found.")
     return user

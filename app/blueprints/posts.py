@@ -5,11 +5,13 @@ from __future__ import annotations
 from quart import Blueprint, abort, flash, redirect, render_template, request, url_for
 from quart.typing import ResponseReturnValue
 from quart_auth import login_required
+from sqlalchemy.exc import IntegrityError
 
 from app import queries
 from app.blueprints.common import current_user, cursor_arg, mentions
 from app.blueprints.timeline import render_index
-from app.db import get_session
+from app.db import get_session, rollback
+from app.limits import account, limited
 from app.models import COMMENT_MAX, POST_MAX
 from app.text import clean
 from app.validation import body_error
@@ -23,6 +25,7 @@ async def _form_body() -> str:
 
 
 @bp.post("/posts")
+@limited(("RATE_LIMIT_WRITE", account))
 @login_required
 async def create() -> ResponseReturnValue:
     me = current_user()
@@ -53,7 +56,7 @@ async def _post_or_404(post_id: int) -> queries.FeedItem:
     return item
 
 
-@bp.get("/posts/<int:post_id>")
+@bp.get("/posts/<id:post_id>")
 async def show(post_id: int) -> ResponseReturnValue:
     item = await _post_or_404(post_id)
     comments = await queries.comments_for(get_session(), post_id, cursor_arg("after", None))
@@ -68,7 +71,7 @@ async def show(post_id: int) -> ResponseReturnValue:
     )
 
 
-@bp.get("/posts/<int:post_id>/delete")
+@bp.get("/posts/<id:post_id>/delete")
 @login_required
 async def confirm_delete(post_id: int) -> ResponseReturnValue:
     item = await _post_or_404(post_id)
@@ -83,7 +86,7 @@ async def confirm_delete(post_id: int) -> ResponseReturnValue:
     )
 
 
-@bp.post("/posts/<int:post_id>/delete")
+@bp.post("/posts/<id:post_id>/delete")
 @login_required
 async def delete(post_id: int) -> ResponseReturnValue:
     item = await _post_or_404(post_id)
@@ -98,7 +101,8 @@ async def delete(post_id: int) -> ResponseReturnValue:
     return redirect(url_for("timeline.index"))
 
 
-@bp.post("/posts/<int:post_id>/comments")
+@bp.post("/posts/<id:post_id>/comments")
+@limited(("RATE_LIMIT_WRITE", account))
 @login_required
 async def add_comment(post_id: int) -> ResponseReturnValue:
     me = current_user()
@@ -119,8 +123,12 @@ async def add_comment(post_id: int) -> ResponseReturnValue:
         return await render_template(
             "pages/post.html", item=item, comments=comments, mentions=names, comment_form=form
         ), 422
-    comment = await queries.add_comment(session, post_id, me, body)
-    await session.commit()
+    try:
+        comment = await queries.add_comment(session, post_id, me, body)
+        await session.commit()
+    except IntegrityError:  # the post was deleted since we looked: store nothing
+        await rollback()
+        abort(404, "Post not found.")
     if is_htmx():
         count = await queries.comment_count(session, post_id)
         return await render_template(
@@ -149,7 +157,7 @@ async def _deletable_comment(comment_id: int) -> tuple[int, int]:
     return comment.id, comment.post_id
 
 
-@bp.get("/comments/<int:comment_id>/delete")
+@bp.get("/comments/<id:comment_id>/delete")
 @login_required
 async def confirm_delete_comment(comment_id: int) -> ResponseReturnValue:
     _, post_id = await _deletable_comment(comment_id)
@@ -163,7 +171,7 @@ async def confirm_delete_comment(comment_id: int) -> ResponseReturnValue:
     )
 
 
-@bp.post("/comments/<int:comment_id>/delete")
+@bp.post("/comments/<id:comment_id>/delete")
 @login_required
 async def delete_comment(comment_id: int) -> ResponseReturnValue:
     comment_id, post_id = await _deletable_comment(comment_id)

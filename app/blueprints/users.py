@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from quart import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from quart import session as quart_session
 from quart.typing import ResponseReturnValue
 from quart_auth import login_required
 from sqlalchemy.exc import IntegrityError
 
-from app import queries
+from app import auth, queries
 from app.blueprints.common import current_user, cursor_arg, feed_context, user_or_404
-from app.db import get_session
+from app.db import get_session, rollback
+from app.limits import account, client_address, limited
+from app.passwords import hash_password, verify_password
 from app.text import clean, identicon_svg
-from app.validation import about_error, email_error, safe_next
-from app.web import is_htmx, render
+from app.validation import about_error, email_error, password_error, safe_next
+from app.web import is_htmx, render, rotate_csrf_token
 
 bp = Blueprint("users", __name__)
 
@@ -91,12 +94,14 @@ async def _toggle_follow(username: str, *, follow: bool) -> ResponseReturnValue:
 
 
 @bp.post("/user/<username>/follow")
+@limited(("RATE_LIMIT_FOLLOW", account))
 @login_required
 async def follow(username: str) -> ResponseReturnValue:
     return await _toggle_follow(username, follow=True)
 
 
 @bp.post("/user/<username>/unfollow")
+@limited(("RATE_LIMIT_FOLLOW", account))
 @login_required
 async def unfollow(username: str) -> ResponseReturnValue:
     return await _toggle_follow(username, follow=False)
@@ -135,16 +140,46 @@ async def save_settings() -> ResponseReturnValue:
         await queries.update_profile(session, me, about_me=form["about_me"], email=form["email"])
         await session.commit()
     except IntegrityError:
-        await session.rollback()
+        await rollback()
         errors["email"] = "That email address is already registered."
         return await render_template("pages/settings.html", form=form, errors=errors), 422
     await flash("Your profile is saved.", "success")
     return redirect(url_for("users.profile", username=me.username))
 
 
-@bp.get("/avatars/<int:user_id>.svg")
+@bp.get("/avatars/<id:user_id>.svg")
 async def avatar(user_id: int) -> ResponseReturnValue:
     """A user's identicon: derived from the id alone, so it never changes and caches forever."""
     response = Response(identicon_svg(f"warble:{user_id}"), mimetype="image/svg+xml")
     response.headers["Cache-Control"] = f"public, max-age={ONE_YEAR}, immutable"
     return response
+
+
+@bp.get("/settings/password")
+@login_required
+async def password_form() -> ResponseReturnValue:
+    return await render_template("pages/password.html", errors={})
+
+
+@bp.post("/settings/password")
+@limited(("RATE_LIMIT_AUTH", client_address))
+@login_required
+async def change_password() -> ResponseReturnValue:
+    """A new password; every other session of the account ends, this one continues."""
+    me = current_user()
+    form = await request.form
+    errors: dict[str, str] = {}
+    if not await verify_password(me.password_hash, form.get("current_password", "")):
+        errors["current_password"] = "That is not your current password."  # noqa: S105
+    if message := password_error(form.get("new_password", "")):
+        errors["new_password"] = message
+    if errors:
+        return await render_template("pages/password.html", errors=errors), 422
+    session = get_session()
+    await queries.change_password(session, me.id, await hash_password(form["new_password"]))
+    await session.commit()
+    await session.refresh(me)
+    auth.start_session(me, remember=bool(quart_session.get("remember")))
+    rotate_csrf_token()
+    await flash("Password changed. Your other sessions have been logged out.", "success")
+    return redirect(url_for("users.profile", username=me.username))

@@ -1,0 +1,203 @@
+"""Faults: the database goes away and comes back, SQLite locks, SIGTERM mid-request."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from app import create_app
+from app.models import Post
+from tests.conftest import BACKENDS, TEST_DATABASE_URL, Client, body
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def check_unavailable(client: Client) -> None:
+    page = await client.get("/explore")
+    assert page.status_code == 503
+    html = await body(page)
+    assert "temporarily unavailable" in html and "<html" in html
+    assert page.headers["Retry-After"]
+    fragment = await client.get("/explore", htmx=True)
+    assert fragment.status_code == 503 and "<html" not in await body(fragment)
+    health = await client.get("/healthz")
+    assert health.status_code == 503
+    assert json.loads(await body(health))["database"] == "unreachable"
+
+
+async def test_wrong_database_url_gives_503_not_500(settings):
+    settings["DATABASE_URL"] = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/none"
+    settings["DATABASE_SCHEMA"] = None
+    app = create_app(settings)
+    async with app.test_app() as test_app:
+        await check_unavailable(Client(test_app.test_client()))
+
+
+class Relay:
+    """A TCP relay in front of PostgreSQL that the test can cut and restore."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self.server: asyncio.Server | None = None
+        self.writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+
+    async def stop(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for writer in list(self.writers):
+            writer.close()
+        await self.server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self.writers |= {writer, up_writer}
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+@pytest.mark.skipif("postgres" not in BACKENDS, reason="TEST_DATABASE_URL is not set")
+@pytest.mark.parametrize("empty_db", ["postgres"], indirect=True)
+async def test_postgres_outage_is_503_and_recovers_without_restart(db, settings):
+    url = make_url(TEST_DATABASE_URL)
+    relay = Relay(url.port or 5432)
+    await relay.start()
+    settings["DATABASE_URL"] = url.set(host="127.0.0.1", port=relay.port).render_as_string(
+        hide_password=False
+    )
+    app = create_app(settings)
+    async with app.test_app() as test_app:
+        client = Client(test_app.test_client())
+        assert (await client.get("/explore")).status_code == 200
+        await relay.stop()
+        await check_unavailable(client)
+        await relay.start()  # the database is back
+        statuses = [(await client.get("/explore")).status_code for _ in range(3)]
+        assert statuses[-1] == 200 and set(statuses) <= {200, 503}
+        assert (await client.get("/healthz")).status_code == 200
+    await relay.stop()
+
+
+@pytest.mark.parametrize("empty_db", ["sqlite"], indirect=True)
+async def test_sqlite_file_unusable_is_503_and_recovers(db, settings, tmp_path):
+    good = Path(make_url(db.url).database)
+    path = tmp_path / "moved" / "warble.db"
+    path.mkdir(parents=True)  # a directory where the database file should be
+    settings["DATABASE_URL"] = f"sqlite+aiosqlite:///{path}"
+    app = create_app(settings)
+    async with app.test_app() as test_app:
+        client = Client(test_app.test_client())
+        await check_unavailable(client)
+        path.rmdir()
+        shutil.copy(good, path)  # the file is back
+        assert (await client.get("/explore")).status_code == 200
+        assert (await client.get("/healthz")).status_code == 200
+
+
+@pytest.mark.parametrize("empty_db", ["sqlite"], indirect=True)
+async def test_sqlite_many_concurrent_writers_all_succeed(db, app, make_client, make_user, session):
+    writers = []
+    for n in range(8):
+        client = make_client()
+        client.login(await make_user(f"writer{n}"))
+        writers.append(client)
+    posts = [
+        w.post("/posts", {"body": f"post {i} by {n}"})
+        for n, w in enumerate(writers)
+        for i in range(5)
+    ]
+    responses = await asyncio.gather(*posts)
+    assert [r.status_code for r in responses] == [302] * 40
+    assert await session.scalar(select(func.count()).select_from(Post)) == 40
+
+
+def test_sigterm_lets_an_in_flight_request_finish(tmp_path):
+    port = free_port()
+    env = os.environ | {
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'warble.db'}",
+        "SECRET_KEY": "shutdown test",
+        "WARBLE_INSTANCE": str(tmp_path),
+        "SECURE_COOKIES": "false",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "app.cli", "db", "upgrade"],
+        env=env,
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+    )
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hypercorn",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--graceful-timeout",
+            "10",
+            "tests.slow_app:create()",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "hypercorn did not start"
+                time.sleep(0.2)
+        result: dict[str, object] = {}
+
+        def fetch() -> None:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/slow", timeout=20) as r:
+                result["status"], result["body"] = r.status, r.read().decode()
+
+        import threading
+
+        thread = threading.Thread(target=fetch)
+        thread.start()
+        time.sleep(0.5)  # the request is in flight
+        server.send_signal(signal.SIGTERM)
+        thread.join(timeout=20)
+        assert result == {"status": 200, "body": "finished"}
+        assert server.wait(timeout=15) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()

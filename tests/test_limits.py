@@ -1,0 +1,156 @@
+"""Abuse limits: per address, per username, per account; 429 with Retry-After; per worker."""
+
+from __future__ import annotations
+
+import pytest
+
+from app import create_app
+from app.models import Post
+from tests.conftest import PASSWORD, Client, body
+
+
+@pytest.fixture
+def settings_limited(settings):
+    settings.update(
+        RATE_LIMITS=True,
+        RATE_LIMIT_AUTH="3/minute",
+        RATE_LIMIT_LOGIN_USER="4/minute",
+        RATE_LIMIT_WRITE="3/minute",
+        RATE_LIMIT_FOLLOW="2/minute",
+    )
+    return settings
+
+
+async def attempt(client, address: str = "10.0.0.1", username: str = "john", **headers):
+    await client.use_csrf()
+    return await client.raw.post(
+        "/login",
+        form={"username": username, "password": "wrong password", "csrf_token": "test-csrf-token"},
+        headers=headers,
+        scope_base={"client": (address, 40000)},
+    )
+
+
+async def test_login_is_limited_per_address_with_retry_after(settings_limited, client, make_user):
+    await make_user("john")
+    for _ in range(3):
+        assert (await attempt(client)).status_code == 422
+    refused = await attempt(client)
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) > 0
+    assert "You are doing that too often" in await body(refused)
+    # Another address is not affected.
+    assert (await attempt(client, "10.0.0.2", "someone")).status_code == 422
+
+
+async def test_limited_htmx_request_gets_a_fragment_where_the_user_looks(
+    settings_limited, client, make_user
+):
+    for _ in range(3):
+        await attempt(client)
+    refused = await attempt(client, **{"HX-Request": "true"})
+    assert refused.status_code == 429
+    html = await body(refused)
+    assert "<html" not in html and 'role="alert"' in html
+    assert refused.headers["HX-Retarget"] == "#messages"
+
+
+async def test_login_is_limited_per_username_across_addresses(settings_limited, client, make_user):
+    await make_user("john")
+    statuses = [(await attempt(client, f"10.0.1.{n}")).status_code for n in range(5)]
+    assert statuses == [422, 422, 422, 422, 429]
+
+
+async def test_spoofed_forwarded_for_does_not_escape_the_limit(settings_limited, client):
+    statuses = [
+        (
+            await attempt(client, "10.0.0.9", f"user{n}", **{"X-Forwarded-For": f"192.0.2.{n}"})
+        ).status_code
+        for n in range(4)
+    ]
+    assert statuses == [422, 422, 422, 429]
+
+
+@pytest.fixture
+def settings_behind_proxy(settings_limited):
+    settings_limited["PROXY_HOPS"] = 1
+    return settings_limited
+
+
+async def test_behind_a_proxy_the_forwarded_address_is_the_key(settings_behind_proxy, client):
+    statuses = [
+        (
+            await attempt(client, "127.0.0.1", f"user{n}", **{"X-Forwarded-For": f"192.0.2.{n}"})
+        ).status_code
+        for n in range(4)
+    ]
+    assert statuses == [422, 422, 422, 422]  # four clients, one attempt each
+
+
+async def test_registration_is_limited_per_address(settings_limited, client, count_rows):
+    from app.models import User
+
+    statuses = []
+    for n in range(4):
+        await client.use_csrf()
+        response = await client.raw.post(
+            "/register",
+            form={
+                "username": f"new{n}",
+                "email": f"n{n}@example.com",
+                "password": "long enough",
+                "csrf_token": "test-csrf-token",
+            },
+        )
+        statuses.append(response.status_code)
+        client.logout()
+    assert statuses == [302, 302, 302, 429]
+    assert await count_rows(User) == 3
+
+
+async def test_posting_is_limited_per_account_and_the_refused_post_is_not_stored(
+    settings_limited, client, make_user, count_rows
+):
+    client.login(await make_user("john"))
+    statuses = [(await client.post("/posts", {"body": f"post {n}"})).status_code for n in range(4)]
+    assert statuses == [302, 302, 302, 429]
+    assert await count_rows(Post) == 3
+
+
+async def test_follow_toggles_are_limited_per_account(settings_limited, client, make_user):
+    await make_user("susan")
+    client.login(await make_user("john"))
+    follows = [(await client.post("/user/susan/follow", htmx=True)).status_code for _ in range(3)]
+    assert follows == [200, 200, 429]
+    # Follow and unfollow count separately (each is its own endpoint).
+    assert (await client.post("/user/susan/unfollow", htmx=True)).status_code == 200
+
+
+async def test_rate_limits_off_lets_everything_through(client, make_user):
+    await make_user("john")
+    statuses = {(await attempt(client)).status_code for _ in range(15)}
+    assert statuses == {422}
+
+
+async def test_each_worker_counts_on_its_own(settings_limited, client, make_user):
+    """As documented: counters live in each worker's memory, so W workers allow up to W x."""
+    await make_user("john")
+    second_worker = create_app(settings_limited)
+    async with second_worker.test_app() as other:
+        other_client = Client(other.test_client())
+        for _ in range(3):
+            assert (await attempt(client)).status_code == 422
+        assert (await attempt(client)).status_code == 429
+        assert (await attempt(other_client)).status_code == 422
+
+
+def test_malformed_limit_setting_fails_at_start(settings):
+    settings["RATE_LIMIT_WRITE"] = "lots"
+    with pytest.raises(ValueError, match="10/minute"):
+        create_app(settings)
+
+
+async def test_successful_login_still_works_under_the_limit(settings_limited, client, make_user):
+    await make_user("john")
+    response = await client.post("/login", {"username": "john", "password": PASSWORD})
+    assert response.status_code == 302
