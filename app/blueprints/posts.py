@@ -13,6 +13,7 @@ from app.blueprints.timeline import render_index
 from app.db import get_session, rollback
 from app.limits import account, limited
 from app.models import COMMENT_MAX, POST_MAX
+from app.pagination import Cursor
 from app.text import clean
 from app.validation import body_error
 from app.web import is_htmx, render
@@ -58,25 +59,38 @@ async def _post_or_404(post_id: int) -> queries.FeedItem:
 
 @bp.get("/posts/<id:post_id>")
 async def show(post_id: int) -> ResponseReturnValue:
+    return await _post_page(post_id, cursor_arg("after", None))
+
+
+async def _post_page(
+    post_id: int, cursor: Cursor | None, status: int = 200, comment_form: dict | None = None
+) -> ResponseReturnValue:
+    """The post with a page of its comments (for htmx, only the comments: the next page)."""
     item = await _post_or_404(post_id)
-    comments = await queries.comments_for(get_session(), post_id, cursor_arg("after", None))
+    comments = await queries.comments_for(get_session(), post_id, cursor)
     names = await mentions([item.post.body, *(c.body for c in comments.items)])
     return await render(
         "pages/post.html",
         "partials/comment_items.html",
+        status,
         item=item,
         comments=comments,
         mentions=names,
-        comment_form={},
+        comment_form=comment_form or {},
     )
+
+
+async def _own_post(post_id: int) -> queries.FeedItem:
+    item = await _post_or_404(post_id)
+    if item.post.author_id != current_user().id:
+        abort(403, "You can only delete your own posts.")
+    return item
 
 
 @bp.get("/posts/<id:post_id>/delete")
 @login_required
 async def confirm_delete(post_id: int) -> ResponseReturnValue:
-    item = await _post_or_404(post_id)
-    if item.post.author_id != current_user().id:
-        abort(403, "You can only delete your own posts.")
+    item = await _own_post(post_id)
     return await render_template(
         "pages/confirm.html",
         title="Delete this post?",
@@ -89,9 +103,7 @@ async def confirm_delete(post_id: int) -> ResponseReturnValue:
 @bp.post("/posts/<id:post_id>/delete")
 @login_required
 async def delete(post_id: int) -> ResponseReturnValue:
-    item = await _post_or_404(post_id)
-    if item.post.author_id != current_user().id:
-        abort(403, "You can only delete your own posts.")
+    await _own_post(post_id)
     session = get_session()
     await queries.delete_post(session, post_id)
     await session.commit()
@@ -117,12 +129,7 @@ async def add_comment(post_id: int) -> ResponseReturnValue:
                 "partials/comment_form.html", post_id=post_id, comment_form=form
             )
             return html, 422, {"HX-Retarget": "#comment-form", "HX-Reswap": "outerHTML"}
-        item = await _post_or_404(post_id)
-        comments = await queries.comments_for(session, post_id)
-        names = await mentions([item.post.body, *(c.body for c in comments.items)])
-        return await render_template(
-            "pages/post.html", item=item, comments=comments, mentions=names, comment_form=form
-        ), 422
+        return await _post_page(post_id, None, 422, form)
     try:
         comment = await queries.add_comment(session, post_id, me, body)
         await session.commit()
