@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 BIND ?= 127.0.0.1:8000
 
-.PHONY: run test lint format migrate clean
+.PHONY: run test lint format migrate screenshots clean
 
 # The runtime set, pinned in requirements.lock (regenerate: see README, "Dependencies").
 $(BIN)/.installed: requirements.lock pyproject.toml
@@ -38,6 +38,10 @@ format: $(BIN)/.dev-installed
 
 test: lint
 	$(BIN)/pytest
+
+# Seeds a small demo world on a temp SQLite database and photographs it with Chromium.
+screenshots: $(BIN)/.dev-installed
+	$(BIN)/python -m tests.browser.screenshots docs/screenshots
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
