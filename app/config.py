@@ -86,7 +86,7 @@ def from_environment() -> dict[str, Any]:
     return {
         "DATABASE_URL": database_url(),
         "DATABASE_SCHEMA": database_schema(),
-        "DB_POOL_SIZE": _int("DB_POOL_SIZE", 5),
+        "DB_POOL_SIZE": _int("DB_POOL_SIZE", 10),
         "INSTANCE_PATH": str(folder),
         "SECRET_KEY": os.environ.get("SECRET_KEY", ""),
         "REGISTRATION_OPEN": _flag("REGISTRATION_OPEN", True),

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from quart import Quart, current_app, g
+from quart import Quart, current_app, g, request
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
@@ -94,6 +94,25 @@ def make_engine(
     return engine
 
 
+def sessionmakers(
+    engine: AsyncEngine,
+) -> tuple[async_sessionmaker[AsyncSession], async_sessionmaker[AsyncSession]]:
+    """Sessions for requests that write, and for GET requests.
+
+    GET sessions on PostgreSQL run in autocommit: a page that only reads then costs no
+    BEGIN/ROLLBACK round trips (docs/benchmarks.md). A GET writes at most one statement (the
+    throttled last_seen_at), which needs no transaction around it. SQLite keeps ordinary
+    sessions: its driver starts no transaction for reads anyway.
+    """
+    reader = engine
+    if engine.dialect.name == "postgresql":
+        reader = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return (
+        async_sessionmaker(engine, expire_on_commit=False),
+        async_sessionmaker(reader, expire_on_commit=False),
+    )
+
+
 def init_app(app: Quart) -> None:
     """Create the engine inside the serving loop (asyncpg pools are bound to their loop)."""
 
@@ -105,7 +124,7 @@ def init_app(app: Quart) -> None:
             schema=app.config["DATABASE_SCHEMA"],
         )
         app.extensions["db_engine"] = engine
-        app.extensions["db_sessionmaker"] = async_sessionmaker(engine, expire_on_commit=False)
+        app.extensions["db_sessionmaker"], app.extensions["db_reader"] = sessionmakers(engine)
 
     @app.after_serving
     async def close_engine() -> None:
@@ -121,7 +140,8 @@ def init_app(app: Quart) -> None:
 def get_session() -> AsyncSession:
     """The current request's session, opened on first use."""
     if "db_session" not in g:
-        g.db_session = current_app.extensions["db_sessionmaker"]()
+        reads = request.method in ("GET", "HEAD")
+        g.db_session = current_app.extensions["db_reader" if reads else "db_sessionmaker"]()
     return g.db_session
 
 

@@ -35,9 +35,6 @@ from app.pagination import FIRST, PAGE_SIZE, Cursor, Page, cut
 
 # LIMIT as a literal: a bound LIMIT makes PostgreSQL re-plan the statement on every run.
 FETCH = literal_column(str(PAGE_SIZE + 1))
-# Above this many followees, scanning all posts newest-first finds a page sooner than probing
-# each followee's posts (see docs/benchmarks.md).
-PROBE_FOLLOWEES_MAX = 200
 
 _me = bindparam("me", type_=Integer)
 _before = tuple_(bindparam("before_at", type_=UTCDateTime()), bindparam("before_id", type_=Integer))
@@ -154,6 +151,22 @@ async def following_count(session: AsyncSession, user_id: int) -> int:
     return await session.scalar(stmt) or 0
 
 
+class Relations(NamedTuple):
+    followers: int
+    following: int
+    i_follow: bool  # does the viewer follow this user?
+
+
+async def relations(session: AsyncSession, user_id: int, viewer: int | None) -> Relations:
+    """A profile's counts and the viewer's follow state, in one round trip."""
+    stmt = select(
+        select(func.count()).where(Follow.followed_id == user_id).scalar_subquery(),
+        select(func.count()).where(Follow.follower_id == user_id).scalar_subquery(),
+        exists().where(Follow.follower_id == (viewer or 0), Follow.followed_id == user_id),
+    )
+    return Relations(*(await session.execute(stmt)).one())
+
+
 class Person(NamedTuple):
     user: User
     followed_at: datetime
@@ -232,20 +245,9 @@ EXPLORE = _page_of(_keyset().subquery("ids"))
 # One author's posts: profiles.
 BY_AUTHOR = _page_of(_keyset(Post.author_id == bindparam("author")).subquery("ids"))
 
-# Home, scanning every post newest first and keeping the followed ones: best when the viewer
-# follows many people (their posts are dense in the global stream).
-HOME_SCAN = _page_of(
-    _keyset(or_(Post.author_id.in_(_followed), Post.author_id == _me)).subquery("ids")
-)
 
-
-def _home_probe() -> Select[Any]:
-    """Home, as the newest page of each followed author merged and cut to a page.
-
-    Best when the viewer follows few people: each author costs one short index probe, and no
-    unrelated post is read. PostgreSQL runs it as a LATERAL join; SQLite, having no LATERAL,
-    gets the same per-author index range through IN and sorts the (small) result.
-    """
+def _home_probe_lateral() -> Select[Any]:
+    """The newest page of each followed author (and the viewer), merged and cut to a page."""
     authors = union_all(
         select(Follow.followed_id.label("author_id")).where(Follow.follower_id == _me),
         select(_me.label("author_id")),
@@ -257,27 +259,46 @@ def _home_probe() -> Select[Any]:
         .limit(FETCH)
         .lateral("newest")
     )
-    ids = (
+    return (
         select(newest.c.id)
         .select_from(authors)
         .join(newest, true())
         .order_by(newest.c.created_at.desc(), newest.c.id.desc())
         .limit(FETCH)
     )
-    return _page_of(ids.subquery("ids"))
 
 
-HOME_PROBE_LATERAL = _home_probe()
-HOME_PROBE_SQLITE = _page_of(
-    select(Post.id)
-    .with_hint(Post, "INDEXED BY ix_posts_author_id_created_at_id", "sqlite")
-    .where(
-        or_(Post.author_id.in_(_followed), Post.author_id == _me),
-        tuple_(Post.created_at, Post.id) < _before,
-    )
-    .order_by(*_newest_first)
-    .limit(FETCH)
-    .subquery("ids")
+def home_statement(probe_max: int) -> Select[Any]:
+    """PostgreSQL's home timeline (posts of the people the viewer follows, and their own).
+
+    No single plan suits every viewer (docs/benchmarks.md): for someone who follows few people,
+    probing each followed author's newest posts (LATERAL) reads almost nothing else; for someone
+    who follows many, scanning all posts newest first meets a followed author's post at once.
+    Both plans are in this one statement, each gated by the viewer's followee count. The gate
+    is a one-time filter, so PostgreSQL runs only one ("never executed" in EXPLAIN).
+    """
+    followees = select(func.count()).where(Follow.follower_id == _me).scalar_subquery()
+    gate = literal_column(str(probe_max))
+    probe = _home_probe_lateral().where(followees <= gate).subquery("probe")
+    scan = _keyset(_by_followed(Post.author_id), followees > gate).subquery("scan")
+    return _page_of(union_all(select(probe.c.id), select(scan.c.id)).subquery("ids"))
+
+
+def _by_followed(author: Any) -> Any:
+    return or_(author.in_(_followed), author == _me)
+
+
+# Above this many followees, the scan finds a page sooner than the per-author probes.
+PROBE_FOLLOWEES_MAX = 200
+HOME_POSTGRES = home_statement(PROBE_FOLLOWEES_MAX)
+
+# SQLite has neither LATERAL nor a hoisted gate, so Warble picks the plan itself. The probe reads
+# every post of the (few) followed authors through the author index and sorts them; the scan
+# hides author_id in an expression, so that the planner walks the newest-first index instead.
+SQLITE_PROBE_MAX = 20
+HOME_SQLITE_PROBE = _page_of(_keyset(_by_followed(Post.author_id)).subquery("ids"))
+HOME_SQLITE_SCAN = _page_of(
+    _keyset(_by_followed(Post.author_id + literal_column("0"))).subquery("ids")
 )
 
 
@@ -291,12 +312,12 @@ async def home_timeline(
     session: AsyncSession, user_id: int, cursor: Cursor = FIRST
 ) -> Page[FeedItem]:
     """Posts by everyone user_id follows, and their own, newest first, each once."""
-    if await following_count(session, user_id) > PROBE_FOLLOWEES_MAX:
-        stmt = HOME_SCAN
-    elif session.bind.dialect.name == "postgresql":
-        stmt = HOME_PROBE_LATERAL
+    if session.bind.dialect.name == "postgresql":
+        stmt = HOME_POSTGRES
+    elif await following_count(session, user_id) > SQLITE_PROBE_MAX:
+        stmt = HOME_SQLITE_SCAN
     else:
-        stmt = HOME_PROBE_SQLITE
+        stmt = HOME_SQLITE_PROBE
     return await _feed(session, stmt, cursor, me=user_id)
 
 

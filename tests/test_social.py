@@ -74,7 +74,8 @@ async def test_home_timeline_matches_the_simple_definition_on_random_data(
     session, make_user, monkeypatch, probe_max
 ):
     """Whichever plan is chosen, walking every page gives exactly followed + own, newest first."""
-    monkeypatch.setattr(queries, "PROBE_FOLLOWEES_MAX", probe_max)
+    monkeypatch.setattr(queries, "HOME_POSTGRES", queries.home_statement(probe_max))
+    monkeypatch.setattr(queries, "SQLITE_PROBE_MAX", probe_max)
     rng = random.Random(20261121)
     users = [
         await queries.create_user(session, f"user{i}", f"u{i}@example.com", PASSWORD_HASH)
@@ -118,3 +119,27 @@ async def test_cursor_round_trips(session):
 
     assert decode(cursor.encode()) == cursor
     assert decode(Cursor(None, 7).encode()) == Cursor(None, 7)
+
+
+async def test_get_requests_on_postgres_skip_the_transaction(app, client, make_user):
+    """GET pages read in autocommit on PostgreSQL (no BEGIN/ROLLBACK); writes keep theirs."""
+    from sqlalchemy import event
+
+    engine = app.app.extensions["db_engine"].sync_engine
+    levels: list[str | None] = []
+
+    def on_begin(connection) -> None:
+        levels.append(connection.get_execution_options().get("isolation_level"))
+
+    client.login(await make_user("john"))
+    event.listen(engine, "begin", on_begin)
+    try:
+        await client.get("/explore")
+        reads = list(levels)
+        await client.post("/posts", {"body": "a write"})
+        writes = levels[len(reads) :]
+    finally:
+        event.remove(engine, "begin", on_begin)
+    expected = "AUTOCOMMIT" if engine.dialect.name == "postgresql" else None
+    assert reads and set(reads) == {expected}
+    assert writes and None in writes  # the POST ran in a real transaction

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quart import Blueprint, abort, flash, redirect, render_template, request, url_for
+from quart import Blueprint, abort, flash, redirect, request, url_for
 from quart.typing import ResponseReturnValue
 from quart_auth import login_required
 from sqlalchemy.exc import IntegrityError
@@ -16,7 +16,7 @@ from app.models import COMMENT_MAX, POST_MAX
 from app.pagination import Cursor
 from app.text import clean
 from app.validation import body_error
-from app.web import is_htmx, render
+from app.web import is_htmx, render, render_template
 
 bp = Blueprint("posts", __name__)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quart import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from quart import Blueprint, Response, abort, flash, g, redirect, request, url_for
 from quart import session as quart_session
 from quart.typing import ResponseReturnValue
 from quart_auth import login_required
@@ -15,7 +15,7 @@ from app.limits import account, client_address, limited
 from app.passwords import hash_password, verify_password
 from app.text import clean, identicon_svg
 from app.validation import about_error, email_error, password_error, safe_next
-from app.web import is_htmx, render, rotate_csrf_token
+from app.web import is_htmx, render, render_template, rotate_csrf_token
 
 bp = Blueprint("users", __name__)
 
@@ -30,14 +30,8 @@ async def profile(username: str) -> ResponseReturnValue:
     context = await feed_context(page)
     if is_htmx():  # the next page of posts
         return await render_template("partials/feed_items.html", **context)
-    return await render_template(
-        "pages/profile.html",
-        user=user,
-        followers=await queries.follower_count(session, user.id),
-        following=await queries.following_count(session, user.id),
-        i_follow=g.user is not None and await queries.is_following(session, g.user.id, user.id),
-        **context,
-    )
+    relations = await queries.relations(session, user.id, g.user.id if g.user else None)
+    return await render_template("pages/profile.html", user=user, **relations._asdict(), **context)
 
 
 async def _people(username: str, which: str) -> ResponseReturnValue:
