@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     Select,
     bindparam,
+    case,
     delete,
     exists,
     func,
@@ -268,19 +269,36 @@ def _home_probe_lateral() -> Select[Any]:
     )
 
 
-def home_statement(probe_max: int) -> Select[Any]:
-    """PostgreSQL's home timeline (posts of the people the viewer follows, and their own).
+def home_statement(dialect: str, probe_max: int) -> Select[Any]:
+    """The home timeline (posts of the people the viewer follows, and their own) in one statement.
 
     No single plan suits every viewer (docs/benchmarks.md): for someone who follows few people,
-    probing each followed author's newest posts (LATERAL) reads almost nothing else; for someone
-    who follows many, scanning all posts newest first meets a followed author's post at once.
-    Both plans are in this one statement, each gated by the viewer's followee count. The gate
-    is a one-time filter, so PostgreSQL runs only one ("never executed" in EXPLAIN).
+    probing each followed author's newest posts reads almost nothing else; for someone who
+    follows many, scanning all posts newest first meets a followed author's post at once. Both
+    plans are in the statement, gated by the viewer's followee count, and the database runs
+    only one of them:
+
+    - PostgreSQL probes with a LATERAL join, and the gate is a WHERE on a constant, which it
+      evaluates once (a One-Time Filter: the other branch shows "never executed" in EXPLAIN).
+    - SQLite has no LATERAL: its probe reads every post of the (few) followed authors through
+      the author index and sorts them; its scan hides author_id in an expression so that the
+      planner walks the newest-first index. SQLite would test a WHERE gate on every row, but it
+      computes a LIMIT once, before the loop, and a LIMIT of 0 runs nothing: the gate is there.
     """
     followees = select(func.count()).where(Follow.follower_id == _me).scalar_subquery()
     gate = literal_column(str(probe_max))
-    probe = _home_probe_lateral().where(followees <= gate).subquery("probe")
-    scan = _keyset(_by_followed(Post.author_id), followees > gate).subquery("scan")
+    if dialect == "postgresql":
+        probe = _home_probe_lateral().where(followees <= gate)
+        scan = _keyset(_by_followed(Post.author_id), followees > gate)
+    else:
+        none = literal_column("0")
+        probe = _keyset(_by_followed(Post.author_id)).limit(
+            case((followees <= gate, FETCH), else_=none)
+        )
+        scan = _keyset(_by_followed(Post.author_id + none)).limit(
+            case((followees > gate, FETCH), else_=none)
+        )
+    probe, scan = probe.subquery("probe"), scan.subquery("scan")
     return _page_of(union_all(select(probe.c.id), select(scan.c.id)).subquery("ids"))
 
 
@@ -288,18 +306,10 @@ def _by_followed(author: Any) -> Any:
     return or_(author.in_(_followed), author == _me)
 
 
-# Above this many followees, the scan finds a page sooner than the per-author probes.
-PROBE_FOLLOWEES_MAX = 200
-HOME_POSTGRES = home_statement(PROBE_FOLLOWEES_MAX)
-
-# SQLite has neither LATERAL nor a hoisted gate, so Warble picks the plan itself. The probe reads
-# every post of the (few) followed authors through the author index and sorts them; the scan
-# hides author_id in an expression, so that the planner walks the newest-first index instead.
-SQLITE_PROBE_MAX = 20
-HOME_SQLITE_PROBE = _page_of(_keyset(_by_followed(Post.author_id)).subquery("ids"))
-HOME_SQLITE_SCAN = _page_of(
-    _keyset(_by_followed(Post.author_id + literal_column("0"))).subquery("ids")
-)
+# Above this many followees the scan finds a page sooner than the probe. PostgreSQL's probe is
+# one index probe per followee; SQLite's reads all their posts, so there it pays for a handful.
+PROBE_FOLLOWEES_MAX = {"postgresql": 200, "sqlite": 20}
+HOME = {dialect: home_statement(dialect, n) for dialect, n in PROBE_FOLLOWEES_MAX.items()}
 
 
 async def _feed(session: AsyncSession, stmt: Select[Any], cursor: Cursor, **params: Any) -> Page:
@@ -312,13 +322,7 @@ async def home_timeline(
     session: AsyncSession, user_id: int, cursor: Cursor = FIRST
 ) -> Page[FeedItem]:
     """Posts by everyone user_id follows, and their own, newest first, each once."""
-    if session.bind.dialect.name == "postgresql":
-        stmt = HOME_POSTGRES
-    elif await following_count(session, user_id) > SQLITE_PROBE_MAX:
-        stmt = HOME_SQLITE_SCAN
-    else:
-        stmt = HOME_SQLITE_PROBE
-    return await _feed(session, stmt, cursor, me=user_id)
+    return await _feed(session, HOME[session.bind.dialect.name], cursor, me=user_id)
 
 
 async def explore(session: AsyncSession, cursor: Cursor = FIRST) -> Page[FeedItem]:

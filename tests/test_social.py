@@ -74,8 +74,8 @@ async def test_home_timeline_matches_the_simple_definition_on_random_data(
     session, make_user, monkeypatch, probe_max
 ):
     """Whichever plan is chosen, walking every page gives exactly followed + own, newest first."""
-    monkeypatch.setattr(queries, "HOME_POSTGRES", queries.home_statement(probe_max))
-    monkeypatch.setattr(queries, "SQLITE_PROBE_MAX", probe_max)
+    home = {dialect: queries.home_statement(dialect, probe_max) for dialect in queries.HOME}
+    monkeypatch.setattr(queries, "HOME", home)
     rng = random.Random(20261121)
     users = [
         await queries.create_user(session, f"user{i}", f"u{i}@example.com", PASSWORD_HASH)
