@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 BIND ?= 127.0.0.1:8000
 
-.PHONY: run test lint format migrate screenshots clean
+.PHONY: run test lint format migrate screenshots bench clean
 
 # The runtime set, pinned in requirements.lock (regenerate: see README, "Dependencies").
 $(BIN)/.installed: requirements.lock pyproject.toml
@@ -42,6 +42,19 @@ test: lint
 # Seeds a small demo world on a temp SQLite database and photographs it with Chromium.
 screenshots: $(BIN)/.dev-installed
 	$(BIN)/python -m tests.browser.screenshots docs/screenshots
+
+# Benchmarks (docs/benchmarks.md): small dataset on SQLite and PostgreSQL, query + HTTP benchmarks.
+# The HTTP benchmark needs PostgreSQL (BENCH_PG: created if missing, replaced if present) and wrk.
+BENCH_SQLITE ?= sqlite+aiosqlite:///$(CURDIR)/bench/results/bench.db
+BENCH_PG ?= postgresql+asyncpg://postgres@127.0.0.1:5432/warble_bench_small
+
+bench: $(BIN)/.dev-installed
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python -m bench.seed --url "$(BENCH_SQLITE)" --reset
+	$(BIN)/python -m bench.timeline --url "$(BENCH_SQLITE)" --rounds 50 --slow-rounds 1 --save timeline-sqlite-small
+	$(BIN)/python -m bench.seed --url "$(BENCH_PG)" --reset
+	$(BIN)/python -m bench.timeline --url "$(BENCH_PG)" --rounds 50 --slow-rounds 1 --save timeline-pg-small
+	$(BIN)/python -m bench.pages --url "$(BENCH_PG)" --seconds 3 --reps 2 --save pages-pg-small
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

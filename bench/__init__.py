@@ -1,0 +1,1 @@
+"""Warble's benchmarks: dataset, query and HTTP benchmarks (see docs/benchmarks.md)."""

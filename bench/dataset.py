@@ -1,0 +1,193 @@
+"""The benchmark dataset as reproducible row streams: skewed authors, Pareto follow counts."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from array import array
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+# Every timestamp is fixed relative to this instant: the same seed gives the same rows.
+END = datetime(2026, 1, 1, tzinfo=UTC)
+SPAN = timedelta(days=365)
+START = END - SPAN
+CHUNK = 50_000
+
+# Follow counts: Pareto(alpha) above XM averages XM * alpha / (alpha - 1) = 96, and the largest
+# of 100,000 draws lands near XM * 100_000 ** (1 / alpha) (about 4,300).
+FOLLOW_ALPHA = 2.7
+FOLLOW_XM = 60.5
+# Author weights (how much one posts and how likely one is followed): Pareto(1.85) gives a
+# followed account ~8x the posts of an average one, so ~100 followees read ~40k posts.
+AUTHOR_ALPHA = 1.85
+# A "sparse" viewer: a new account following this many of the quietest authors.
+SPARSE_FOLLOWS = 5
+
+_VOCABULARY = """
+the a of to and in is it you that was for on are with as
+be at one have this from or had by hot word but what some we can
+out other were all there when up use your how said an each she which do
+their time if will way about many then them write would like so these her long
+make thing see him two has look more day could go come did number sound no
+most people my over know water than call first who may down side been now find
+coffee garden rain train music bread cat dog river moon city book code bug deploy night
+morning weekend lunch walk bike
+"""
+WORDS = _VOCABULARY.split()
+
+
+@dataclass(frozen=True)
+class Spec:
+    users: int = 10_000
+    posts: int = 500_000
+    comments: int | None = None  # default: one per ten posts
+    seed: int = 5
+
+    @property
+    def sparse_users(self) -> int:
+        return max(3, self.users // 2_000)
+
+    @property
+    def total_users(self) -> int:
+        return self.users + self.sparse_users
+
+    @property
+    def comment_count(self) -> int:
+        return self.posts // 10 if self.comments is None else self.comments
+
+    @property
+    def follow_cap(self) -> int:
+        return max(1, min(self.users - 1, self.users // 4))
+
+
+def stamp(at: datetime) -> str:
+    """SQLite's storage format for app.db.UTCDateTime: naive UTC with microseconds."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+class Dataset:
+    """Rows for users, follows, posts and comments; each stream is a pure function of the spec."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+        rng = random.Random(spec.seed)
+        self.weights = [rng.paretovariate(AUTHOR_ALPHA) for _ in range(spec.users)]
+        self.cum = list(itertools.accumulate(self.weights))
+        self.bodies = [_body(rng) for _ in range(4_096)]
+        # The quietest authors, for the sparse viewers.
+        self.quiet = sorted(range(spec.users), key=self.weights.__getitem__)[:SPARSE_FOLLOWS]
+        self._post_at = array("d")
+
+    def _rng(self, stream: str) -> random.Random:
+        return random.Random(f"{self.spec.seed}:{stream}")
+
+    # -- users -----------------------------------------------------------------------------
+
+    def users(self) -> Iterator[list[tuple[int, str, str, datetime, datetime | None]]]:
+        """(id, username, email, created_at, last_seen_at) in chunks; ids start at 1."""
+        rng = self._rng("users")
+        chunk = []
+        for index in range(self.spec.total_users):
+            user_id = index + 1
+            sparse = index >= self.spec.users
+            created = (
+                END - timedelta(days=1) if sparse else START - timedelta(days=rng.random() * 30)
+            )
+            chunk.append((user_id, f"user{user_id}", f"user{user_id}@example.com", created, None))
+            if len(chunk) == CHUNK:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    # -- follows ---------------------------------------------------------------------------
+
+    def follow_count(self, rng: random.Random) -> int:
+        count = int(rng.paretovariate(FOLLOW_ALPHA) * FOLLOW_XM)
+        return min(count, self.spec.follow_cap)
+
+    def follows(self) -> Iterator[list[tuple[int, int, datetime]]]:
+        """(follower_id, followed_id, created_at), in primary-key order, in chunks."""
+        rng = self._rng("follows")
+        users = range(self.spec.users)
+        chunk: list[tuple[int, int, datetime]] = []
+        for follower in range(self.spec.total_users):
+            if follower < self.spec.users:
+                targets = self._followees(rng, follower, self.follow_count(rng), users)
+            else:
+                targets = list(self.quiet)
+            for target in sorted(targets):
+                at = START + SPAN * rng.random()
+                chunk.append((follower + 1, target + 1, at))
+            if len(chunk) >= CHUNK:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    def _followees(self, rng: random.Random, follower: int, count: int, users: range) -> list[int]:
+        """count distinct accounts, drawn in proportion to their weight (popular and prolific)."""
+        chosen: dict[int, None] = {}
+        while len(chosen) < count:
+            need = count - len(chosen)
+            for target in rng.choices(users, cum_weights=self.cum, k=need + need // 4 + 4):
+                if target != follower:
+                    chosen[target] = None
+        return list(chosen)[:count]
+
+    # -- posts -----------------------------------------------------------------------------
+
+    def posts(self) -> Iterator[list[tuple[int, int, str, datetime]]]:
+        """(id, author_id, body, created_at): ids ascend with time, authors drawn by weight."""
+        rng = self._rng("posts")
+        total = self.spec.posts
+        users = range(1, self.spec.users + 1)
+        self._post_at = array("d")
+        step = SPAN.total_seconds() / max(1, total)
+        start = START.timestamp()
+        post_id = 0
+        for first in range(0, total, CHUNK):
+            size = min(CHUNK, total - first)
+            # Stratified: each chunk covers its own slice of the year, sorted within.
+            base = start + first * step
+            times = sorted(base + rng.random() * size * step for _ in range(size))
+            authors = rng.choices(users, cum_weights=self.cum, k=size)
+            bodies = rng.choices(self.bodies, k=size)
+            chunk = []
+            for at, author, body in zip(times, authors, bodies, strict=True):
+                post_id += 1
+                self._post_at.append(at)
+                chunk.append((post_id, author, body, datetime.fromtimestamp(at, UTC)))
+            yield chunk
+
+    # -- comments --------------------------------------------------------------------------
+
+    def comments(self) -> Iterator[list[tuple[int, int, int, str, datetime]]]:
+        """(id, post_id, author_id, body, created_at); call after posts() has been consumed."""
+        rng = self._rng("comments")
+        total, posts = self.spec.comment_count, self.spec.posts
+        if posts == 0:
+            return
+        if len(self._post_at) != posts:
+            for _ in self.posts():
+                pass
+        end = END.timestamp()
+        comment_id = 0
+        for first in range(0, total, CHUNK):
+            size = min(CHUNK, total - first)
+            chunk = []
+            for _ in range(size):
+                comment_id += 1
+                post_id = rng.randrange(posts) + 1
+                author = rng.randrange(self.spec.users) + 1
+                at = min(end, self._post_at[post_id - 1] + rng.expovariate(1 / 3600))
+                body = self.bodies[rng.randrange(len(self.bodies))]
+                chunk.append((comment_id, post_id, author, body, datetime.fromtimestamp(at, UTC)))
+            yield chunk
+
+
+def _body(rng: random.Random) -> str:
+    text = " ".join(rng.choices(WORDS, k=rng.randint(3, 40)))
+    return text[:280].capitalize() + "."

@@ -1,0 +1,53 @@
+"""EXPLAIN the statement Warble's home timeline chooses, for one viewer of each kind."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app import queries
+from bench.common import Viewer
+from bench.dataset import stamp
+
+
+def chosen(viewer: Viewer, dialect: str) -> Any:
+    """The statement app.queries.home_timeline runs for this viewer (same rule)."""
+    return queries.HOME[dialect]  # one statement; the database runs one of its two branches
+
+
+async def explain_warble(engine: AsyncEngine, viewers: list[Viewer], cases: list[Any]) -> dict:
+    """The plan of Warble's statement for each viewer kind and page depth."""
+    dialect = engine.dialect.name
+    plans: dict[str, str] = {}
+    seen: set[tuple[str, int]] = set()
+    for case in cases:
+        key = (case.viewer.kind, case.page)
+        if key in seen:
+            continue
+        seen.add(key)
+        title = f"{case.viewer.kind} ({case.viewer.followees} followees) page {case.page}"
+        plans[title] = await _plan(engine, chosen(case.viewer, dialect), case)
+    return plans
+
+
+async def _plan(engine: AsyncEngine, stmt: Any, case: Any) -> str:
+    dialect = engine.dialect.name
+    compiled = stmt.compile(dialect=engine.dialect)
+    values = {"me": case.viewer.user_id, "before_at": case.cursor.at, "before_id": case.cursor.id}
+    params = compiled.construct_params(values)
+    args = tuple(_bind(params[name], dialect) for name in compiled.positiontup or [])
+    if dialect == "postgresql":
+        sql = f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {compiled}"
+    else:
+        sql = f"EXPLAIN QUERY PLAN {compiled}"
+    async with engine.connect() as connection:
+        rows = (await connection.exec_driver_sql(sql, args)).all()
+    return "\n".join(row[0] if dialect == "postgresql" else row[3] for row in rows)
+
+
+def _bind(value: Any, dialect: str) -> Any:
+    if isinstance(value, datetime) and dialect == "sqlite":
+        return stamp(value)
+    return value

@@ -1,0 +1,312 @@
+"""HTTP benchmark: Warble under hypercorn beside the reference page, both loaded by wrk."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from quart_auth import generate_auth_token
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from app import create_app, queries
+from app.config import database_schema, database_url
+from app.db import make_engine
+from app.models import User
+from bench.common import sample_viewers, save
+
+ROOT = Path(__file__).resolve().parent.parent
+HYPERCORN = str(Path(sys.executable).with_name("hypercorn"))
+SECRET_KEY = "warble-bench-secret-key"  # fixed, so the minted cookie is valid in every worker
+CLOCK = os.sysconf("SC_CLK_TCK")
+WRK_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+@dataclass(frozen=True)
+class Target:
+    page: str  # home, cursor, explore, profile, post
+    server: str  # warble or reference
+    path: str
+
+
+async def prepare(url: str, schema: str | None) -> tuple[list[Target], str]:
+    """Pick a typical viewer, their pages and a cookie that logs Warble in as them."""
+    engine = make_engine(url, schema=schema)
+    try:
+        viewer = (await sample_viewers(engine, 1, seed=5))[0]
+        async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+            user = await session.get_one(User, viewer.user_id)
+            first = await queries.home_timeline(session, user.id)
+        warble = create_app({"SECRET_KEY": SECRET_KEY, "DATABASE_URL": url})
+        auth = generate_auth_token(warble.test_client(), queries.auth_id_for(user))
+        # A returning browser also sends its session cookie (with its CSRF token); without it
+        # every page would mint a token and set a new session cookie.
+        signer = warble.session_interface.get_signing_serializer(warble)
+        assert signer is not None
+        session_cookie = signer.dumps({"csrf": "warble-bench-csrf-token"})
+    finally:
+        await engine.dispose()
+    assert first.next is not None and first.items, "the viewer needs two pages of timeline"
+    post = first.items[0].post
+    before = first.next.encode()
+    ref = f"/?viewer={user.id}"
+    targets = [
+        Target("home", "warble", "/"),
+        Target("home", "reference", ref),
+        Target("cursor", "warble", f"/?before={before}"),
+        Target("cursor", "reference", f"{ref}&before={before}"),
+        Target("explore", "warble", "/explore"),
+        Target("profile", "warble", f"/user/{post.author.username}"),
+        Target("post", "warble", f"/posts/{post.id}"),
+    ]
+    return targets, f"warble_auth={auth}; warble_session={session_cookie}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fetch(url: str, cookie: str) -> tuple[int, str]:
+    """GET a loopback URL this module built (http only)."""
+    request = urllib.request.Request(url, headers={"Cookie": cookie})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        return response.status, response.read().decode()
+
+
+@contextmanager
+def serve(app: str, workers: int, env: dict[str, str], log: Path) -> Iterator[tuple[str, int]]:
+    """hypercorn with the README's configuration (hypercorn.toml) on a free loopback port."""
+    port = free_port()
+    command = [HYPERCORN, "-c", "hypercorn.toml", "--bind", f"127.0.0.1:{port}"]
+    command += ["--workers", str(workers), app]
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=os.environ | env,
+            stdout=subprocess.DEVNULL,  # the access log: written, as in production, then dropped
+            stderr=out,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{app} did not start: see {log}") from None
+                time.sleep(0.2)
+        yield base, process.pid  # its own session: the session id names the process tree
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def cpu_seconds(pids: set[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / CLOCK
+
+
+def process_groups() -> dict[str, set[int]]:
+    """Every process, grouped by session id (hypercorn's tree) and PostgreSQL's by name."""
+    groups: dict[str, set[int]] = defaultdict(set)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        session = stat.rsplit(")", 1)[1].split()[3]
+        groups[f"sid:{session}"].add(int(entry.name))
+        if name == "postgres":
+            groups["postgres"].add(int(entry.name))
+    return groups
+
+
+def wrk(url: str, cookie: str, connections: int, seconds: int) -> dict[str, float]:
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "--latency"]
+    out = subprocess.run(
+        [*command, "-H", f"Cookie: {cookie}", url],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 30,
+    ).stdout
+    if "Non-2xx" in out or "Socket errors" in out:
+        raise RuntimeError(f"wrk saw errors on {url}:\n{out}")
+    result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])}  # type: ignore[index]
+    result["requests"] = float(re.search(r"(\d+) requests in", out)[1])  # type: ignore[index]
+    for label, key in (("50%", "p50_ms"), ("99%", "p99_ms")):
+        value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+        result[key] = float(value) * WRK_UNITS[unit]
+    return result
+
+
+def measured(url: str, cookie: str, connections: int, seconds: int, sid: str) -> dict:
+    """One wrk run, plus the CPU the server and PostgreSQL spent per request meanwhile."""
+    before = process_groups()
+    server, postgres = cpu_seconds(before[sid]), cpu_seconds(before["postgres"])
+    result = wrk(url, cookie, connections, seconds)
+    after = process_groups()
+    per = 1e3 / result["requests"]
+    result["server_cpu_ms"] = (cpu_seconds(after[sid]) - server) * per
+    result["db_cpu_ms"] = (cpu_seconds(after["postgres"]) - postgres) * per
+    return result
+
+
+def check_pages(bases: dict[str, str], targets: list[Target], cookie: str) -> dict[str, int]:
+    """Warble and the reference must show the same posts; every page must answer 200."""
+    sizes: dict[str, int] = {}
+    shown: dict[tuple[str, str], list[str]] = {}
+    for target in targets:
+        status, html = fetch(bases[target.server] + target.path, cookie)
+        assert status == 200, f"{target} answered {status}"
+        sizes[f"{target.server} {target.page}"] = len(html.encode())
+        shown[target.page, target.server] = re.findall(r'<article[^>]* id="post-(\d+)"', html)
+    for page in ("home", "cursor"):
+        warble, reference = shown[page, "warble"], shown[page, "reference"]
+        assert len(warble) == 20 and warble == reference, f"{page}: {warble} != {reference}"
+    assert "Your timeline" in fetch(bases["warble"] + "/", cookie)[1], "the cookie did not log in"
+    return sizes
+
+
+def run(
+    url: str,
+    schema: str | None = None,
+    *,
+    workers: tuple[int, ...] = (1, 2),
+    seconds: int = 5,
+    reps: int = 3,
+    connections: int = 8,
+    seed: int = 5,
+) -> dict[str, Any]:
+    if shutil.which("wrk") is None:
+        raise SystemExit("pages: wrk is not installed (Debian: apt-get install wrk)")
+    if not url.startswith("postgresql"):
+        raise SystemExit("pages: the reference page needs PostgreSQL (asyncpg)")
+    targets, cookie = asyncio.run(prepare(url, schema))
+    rng = random.Random(seed)
+    runs: list[dict[str, Any]] = []
+    sizes: dict[str, int] = {}
+    with tempfile.TemporaryDirectory() as instance:
+        env = {
+            "DATABASE_URL": url,
+            "SECRET_KEY": SECRET_KEY,
+            "SECURE_COOKIES": "false",
+            "RATE_LIMITS": "off",
+            "WARBLE_INSTANCE": instance,
+        } | ({"DATABASE_SCHEMA": schema} if schema else {})
+        logs = Path(instance)
+        for count in workers:
+            with (
+                serve("app:create_app()", count, env, logs / "warble.log") as (warble, w_pid),
+                serve("bench.reference:reference", count, env, logs / "ref.log") as (ref, r_pid),
+            ):
+                bases = {"warble": warble, "reference": ref}
+                sids = {"warble": f"sid:{w_pid}", "reference": f"sid:{r_pid}"}
+                sizes = check_pages(bases, targets, cookie)
+                for target in targets:  # warm-up: caches, pools, every worker's statements
+                    wrk(bases[target.server] + target.path, cookie, connections, 1)
+                home = [t for t in targets if t.page == "home"]
+                for rep in range(reps):
+                    plan = [(t, connections) for t in targets] + [(t, 1) for t in home]
+                    rng.shuffle(plan)  # no server always runs first on a cooler machine
+                    for target, conns in plan:
+                        address = bases[target.server] + target.path
+                        sid = sids[target.server]
+                        result = measured(address, cookie, conns, seconds, sid)
+                        runs.append(
+                            vars(target)
+                            | {"workers": count, "connections": conns, "rep": rep}
+                            | result
+                        )
+    return {"runs": runs, "summary": summarise(runs), "bytes": sizes, "seconds": seconds}
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """The median of each figure over the repetitions."""
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in runs:
+        groups[f"{r['workers']}w c{r['connections']} {r['page']} {r['server']}"].append(r)
+    figures = ("rps", "p50_ms", "p99_ms", "server_cpu_ms", "db_cpu_ms")
+    return {
+        key: {f: statistics.median(r[f] for r in group) for f in figures}
+        for key, group in sorted(groups.items())
+    }
+
+
+def report(result: dict[str, Any]) -> str:
+    lines = ["HTTP, median of runs: requests/s, p50 / p99 ms, CPU ms per request (server, db)"]
+    summary = result["summary"]
+    for key, s in summary.items():
+        line = (
+            f"  {key:28} {s['rps']:8,.0f} rps  {s['p50_ms']:6.2f} / {s['p99_ms']:6.2f} ms"
+            f"  cpu {s['server_cpu_ms']:.2f} + {s['db_cpu_ms']:.2f}"
+        )
+        if key.endswith(" warble") and (ref := summary.get(key[: -len("warble")] + "reference")):
+            line += f"  = {s['rps'] / ref['rps']:.0%} of reference"
+        lines.append(line)
+    lines.append("bytes: " + ", ".join(f"{k} {v:,}" for k, v in result["bytes"].items()))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--url", default=database_url(), help="default: $DATABASE_URL")
+    parser.add_argument("--schema", default=database_schema(), help="default: $DATABASE_SCHEMA")
+    parser.add_argument("--workers", default="1,2", help="hypercorn worker counts to measure")
+    parser.add_argument("--seconds", type=int, default=5, help="per wrk run")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--save", default="", help="also write bench/results/NAME.json")
+    args = parser.parse_args()
+    workers = tuple(int(n) for n in args.workers.split(","))
+    result = run(
+        args.url,
+        args.schema,
+        workers=workers,
+        seconds=args.seconds,
+        reps=args.reps,
+        connections=args.connections,
+    )
+    print(report(result))
+    if args.save:
+        print(f"saved {save(args.save, result)}")
+
+
+if __name__ == "__main__":
+    main()

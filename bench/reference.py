@@ -1,0 +1,145 @@
+"""The reference home page: raw asyncpg and Warble's own template, no framework around it."""
+
+# Served by hypercorn as Warble is (`hypercorn -c hypercorn.toml "bench.reference:reference"`),
+# it does the database work of Warble's home page (load the viewer, count followees, one page of
+# the timeline) and renders the same templates with plain Jinja. What Warble's page costs above
+# this is the price of Quart, SQLAlchemy and the ORM. The viewer is `?viewer=ID` (no cookie).
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import parse_qs
+
+import asyncpg
+import jinja2
+
+from app import create_app, queries, text
+from app.config import database_schema, database_url
+from app.pagination import FIRST, PAGE_SIZE, Cursor, Page, decode
+from bench.seed import asyncpg_dsn
+from bench.shapes import LATERAL, SCAN
+
+USER = "SELECT id, username, email, about_me FROM users WHERE id = $1"
+FOLLOWEES = "SELECT count(*) FROM follows WHERE follower_id = $1"
+# The raw page queries, but returning every column the template shows.
+COLUMNS = "p.id, u.username, (SELECT count(*) FROM comments c WHERE c.post_id = p.id)"
+WIDE = "p.id, p.author_id, p.body, p.created_at, u.id, u.username, u.email, (SELECT count(*) FROM comments c WHERE c.post_id = p.id)"  # noqa: E501
+
+
+@dataclass
+class Author:
+    id: int
+    username: str
+    email: str
+
+
+@dataclass
+class Post:
+    id: int
+    author_id: int
+    body: str
+    created_at: datetime
+    author: Author
+
+
+@dataclass
+class Item:
+    post: Post
+    comment_count: int
+
+
+class Reference:
+    """An ASGI app: lifespan opens the pool and the templates; GET / renders the home page."""
+
+    def __init__(self) -> None:
+        self.pool: asyncpg.Pool | None = None
+        warble = create_app({"SECRET_KEY": "reference"})
+        self.urls = warble.url_map.bind("localhost")
+        self.config = warble.config
+        env = jinja2.Environment(loader=warble.jinja_env.loader, autoescape=True)
+        env.filters.update(linkify=text.linkify, timeago=text.timeago, absolute=text.absolute)
+        env.globals.update(
+            url_for=self.url_for,
+            csrf_token=lambda: "reference-csrf-token",
+            avatar_url=lambda user, size=48: self.url_for("users.avatar", user_id=user.id),
+            get_flashed_messages=lambda with_categories=False: [],
+            config=self.config,
+        )
+        self.template = env.get_template("pages/index.html")
+
+    def url_for(self, endpoint: str, **values: Any) -> str:
+        return self.urls.build(endpoint, values)
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await self.lifespan(receive, send)
+        elif scope["type"] == "http":
+            status, body = await self.home(scope)
+            headers = [
+                (b"content-type", b"text/html; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+            ]
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+    async def lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                schema = database_schema()
+                self.pool = await asyncpg.create_pool(
+                    asyncpg_dsn(database_url()),
+                    min_size=1,
+                    max_size=int(self.config["DB_POOL_SIZE"]),
+                    server_settings={"search_path": schema} if schema else {},
+                )
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.pool is not None:
+                    await self.pool.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def home(self, scope: dict) -> tuple[int, bytes]:
+        args = {k: v[0] for k, v in parse_qs(scope["query_string"].decode()).items()}
+        if scope["path"] != "/" or not args.get("viewer", "").isdigit():
+            return 404, b"not found"
+        cursor = decode(args.get("before"), FIRST)
+        assert self.pool is not None
+        async with self.pool.acquire() as conn:
+            user = await conn.fetchrow(USER, int(args["viewer"]))
+            if user is None:
+                return 404, b"no such viewer"
+            followees = await conn.fetchval(FOLLOWEES, user["id"])
+            probe = followees <= queries.PROBE_FOLLOWEES_MAX["postgresql"]
+            sql = LATERAL if probe else SCAN
+            rows = await conn.fetch(sql.replace(COLUMNS, WIDE), user["id"], cursor.at, cursor.id)
+        page = self.page(rows)
+        me = Author(user["id"], user["username"], user["email"])
+        viewer = args["viewer"]
+        html = self.template.render(
+            page=page,
+            mentions={},
+            continued="before" in args,
+            composer={},
+            g=SimpleNamespace(user=me),
+            request=SimpleNamespace(endpoint="timeline.index", path="/"),
+            next_page_url=lambda p: f"/?viewer={viewer}&before={p.next.encode()}",
+        )
+        return 200, html.encode()
+
+    @staticmethod
+    def page(rows: list[asyncpg.Record]) -> Page[Item]:
+        items = [
+            Item(Post(r[0], r[1], r[2], r[3], Author(r[4], r[5], r[6])), r[7])
+            for r in rows[:PAGE_SIZE]
+        ]
+        more = len(rows) > PAGE_SIZE
+        last = items[-1].post if items else None
+        return Page(items, Cursor(last.created_at, last.id) if more and last else None)
+
+
+reference = Reference()

@@ -1,0 +1,106 @@
+"""The benchmark scripts run end to end at a tiny scale, so they never rot (no timings here)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import text
+
+from app.pagination import FIRST
+from bench import timeline
+from bench.common import Viewer
+from bench.dataset import Dataset, Spec
+from bench.seed import seed
+
+TINY = Spec(users=40, posts=4_000, comments=300, seed=1)
+
+
+def test_dataset_is_reproducible_and_well_formed():
+    first, again = Dataset(TINY), Dataset(TINY)
+    follows = [row for chunk in first.follows() for row in chunk]
+    assert follows == [row for chunk in again.follows() for row in chunk]
+    assert len({(a, b) for a, b, _ in follows}) == len(follows), "duplicate follow"
+    assert all(a != b for a, b, _ in follows), "self-follow"
+    posts = [row for chunk in first.posts() for row in chunk]
+    assert [p[0] for p in posts] == list(range(1, TINY.posts + 1))
+    assert [p[3] for p in posts] == sorted(p[3] for p in posts), "ids must ascend with time"
+    assert all(p[3].tzinfo is UTC and p[3] < datetime(2026, 1, 1, tzinfo=UTC) for p in posts)
+    sparse = {a for a, _, _ in follows if a > TINY.users}
+    assert len(sparse) == TINY.sparse_users
+
+
+async def test_seed_then_query_benchmark_agree(empty_db):
+    report = await seed(empty_db.url, TINY, schema=empty_db.schema)
+    expected_follows = sum(len(chunk) for chunk in Dataset(TINY).follows())
+    assert report.counts == {
+        "users": TINY.total_users,
+        "follows": expected_follows,
+        "posts": TINY.posts,
+        "comments": 300,
+    }
+    engine = empty_db.engine()
+    try:
+        async with engine.connect() as connection:
+            # Secondary indexes are rebuilt after the bulk load: the migrations' set, all there.
+            if empty_db.backend == "sqlite":
+                query = "SELECT count(*) FROM sqlite_master WHERE name LIKE 'ix_posts_%'"
+            else:
+                query = "SELECT count(*) FROM pg_indexes WHERE indexname LIKE 'ix_posts_%' "
+                query += "AND schemaname = current_schema()"
+            assert await connection.scalar(text(query)) == 2
+    finally:
+        await engine.dispose()
+
+    result = await timeline.run(
+        empty_db.url,
+        empty_db.schema,
+        viewers=2,
+        rounds=2,
+        slow_rounds=1,
+        groupby=1,
+        write_samples=3,
+        throughput_seconds=0.1,
+    )
+    kinds = {c["kind"] for c in result["checked"]}
+    assert kinds == {"typical", "heavy", "sparse"}
+    assert {c["page"] for c in result["checked"]} == {1, timeline.DEEP_PAGE}
+    shapes = {"warble", "tutorial", "raw"}
+    if empty_db.backend == "postgres":
+        shapes |= {"raw-lateral", "raw-scan"}
+    for case in result["checked"]:
+        # check() raises Mismatch unless every one of these returned exactly Warble's rows.
+        assert shapes <= set(case["same"]), case
+        assert case["rows"] == 20 or case["kind"] == "sparse"
+    assert "tutorial-groupby" in {n for c in result["checked"] for n in c["same"]}
+    assert set(result["writes"]) == {"post", "follow", "comment"}
+    assert len(result["explain"]) >= 3
+    assert timeline.report(result)
+
+    # The writes benchmark undid its rows: the dataset is as seeded.
+    engine = empty_db.engine()
+    try:
+        async with engine.connect() as connection:
+            for table, count in report.counts.items():
+                assert await connection.scalar(text(f"SELECT count(*) FROM {table}")) == count
+    finally:
+        await engine.dispose()
+
+
+async def test_check_refuses_a_shape_that_returns_other_rows():
+    viewer = Viewer("typical", 1, 100)
+
+    async def right(*_args: object) -> list[tuple[int, str, int]]:
+        return [(2, "b", 0), (1, "a", 3)]
+
+    async def wrong(*_args: object) -> list[tuple[int, str, int]]:
+        return [(1, "a", 3), (2, "b", 0)]
+
+    bench = timeline.Bench(
+        engine=None,  # type: ignore[arg-type]
+        sessions=None,  # type: ignore[arg-type]
+        methods={"warble": right, "raw": wrong},
+        cases=[timeline.Case(viewer, 1, FIRST)],
+    )
+    with pytest.raises(timeline.Mismatch):
+        await timeline.check(bench)
