@@ -123,13 +123,7 @@ async def add_comment(post_id: int) -> ResponseReturnValue:
         abort(404, "Post not found.")
     body = await _form_body()
     if error := body_error(body, COMMENT_MAX, "comment"):
-        form = {"body": body, "error": error}
-        if is_htmx():
-            html = await render_template(
-                "partials/comment_form.html", post_id=post_id, comment_form=form
-            )
-            return html, 422, {"HX-Retarget": "#comment-form", "HX-Reswap": "outerHTML"}
-        return await _post_page(post_id, None, 422, form)
+        return await _comment_form_again(post_id, {"body": body, "error": error})
     try:
         comment = await queries.add_comment(session, post_id, me, body)
         await session.commit()
@@ -148,6 +142,16 @@ async def add_comment(post_id: int) -> ResponseReturnValue:
         )
     await flash("Comment added.", "success")
     return redirect(url_for("posts.show", post_id=post_id, _anchor=f"comment-{comment.id}"))
+
+
+async def _comment_form_again(post_id: int, form: dict[str, str]) -> ResponseReturnValue:
+    """A rejected comment: the form with its message, in place (htmx) or on the post's page."""
+    if is_htmx():
+        html = await render_template(
+            "partials/comment_form.html", post_id=post_id, comment_form=form
+        )
+        return html, 422, {"HX-Retarget": "#comment-form", "HX-Reswap": "outerHTML"}
+    return await _post_page(post_id, None, 422, form)
 
 
 async def _deletable_comment(comment_id: int) -> tuple[int, int]:
