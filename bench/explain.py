@@ -1,4 +1,4 @@
-"""EXPLAIN the statement Warble's home timeline chooses, for one viewer of each kind."""
+"""EXPLAIN the statement Warble runs for the home timeline, for one viewer of each kind."""
 
 from __future__ import annotations
 
@@ -12,11 +12,6 @@ from bench.common import Viewer
 from bench.dataset import stamp
 
 
-def chosen(viewer: Viewer, dialect: str) -> Any:
-    """The statement app.queries.home_timeline runs for this viewer (same rule)."""
-    return queries.HOME[dialect]  # one statement; the database runs one of its two branches
-
-
 async def explain_warble(engine: AsyncEngine, viewers: list[Viewer], cases: list[Any]) -> dict:
     """The plan of Warble's statement for each viewer kind and page depth."""
     dialect = engine.dialect.name
@@ -28,7 +23,8 @@ async def explain_warble(engine: AsyncEngine, viewers: list[Viewer], cases: list
             continue
         seen.add(key)
         title = f"{case.viewer.kind} ({case.viewer.followees} followees) page {case.page}"
-        plans[title] = await _plan(engine, chosen(case.viewer, dialect), case)
+        # One statement for every viewer; the database runs one of its two branches.
+        plans[title] = await _plan(engine, queries.HOME[dialect], case)
     return plans
 
 

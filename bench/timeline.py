@@ -55,13 +55,12 @@ class Bench:
     )
 
 
-def warble(sessions: async_sessionmaker[AsyncSession], timeline: Any = None) -> Method:
+def warble(sessions: async_sessionmaker[AsyncSession]) -> Method:
     """Warble's query path as a request runs it: a new session, home_timeline, close."""
-    home = timeline or queries.home_timeline
 
     async def run(viewer: Viewer, _page: int, cursor: Cursor) -> list[shapes.Row]:
         async with sessions() as session:
-            page = await home(session, viewer.user_id, cursor)
+            page = await queries.home_timeline(session, viewer.user_id, cursor)
         return [(i.post.id, i.post.author.username, i.comment_count) for i in page.items]
 
     return run
