@@ -30,7 +30,8 @@ def parse(text: str) -> tuple[int, timedelta]:
 
 
 class ConfiguredLimit(RateLimit):
-    """A RateLimit whose count and period come from the running app's configuration."""
+    """A RateLimit whose count and period come from the running app's configuration (parsed
+    once, by init_app)."""
 
     def __init__(self, setting: str, key_function: object) -> None:
         self.setting = setting
@@ -39,11 +40,11 @@ class ConfiguredLimit(RateLimit):
 
     @property  # type: ignore[override]
     def count(self) -> int:
-        return parse(current_app.config[self.setting])[0]
+        return current_app.extensions["rate_limits"][self.setting][0]
 
     @property  # type: ignore[override]
     def period(self) -> timedelta:
-        return parse(current_app.config[self.setting])[1]
+        return current_app.extensions["rate_limits"][self.setting][1]
 
 
 async def client_address() -> str:
@@ -72,7 +73,7 @@ def limited(*settings_and_keys: tuple[str, object]):
 
 
 def init_app(app: Quart) -> None:
-    for setting in RATE_LIMIT_DEFAULTS:
-        parse(app.config[setting])  # a typo fails at start-up, not at the first request
+    # Parsed here, so a typo fails at start-up, not at the first request.
+    app.extensions["rate_limits"] = {s: parse(app.config[s]) for s in RATE_LIMIT_DEFAULTS}
     app.config["QUART_RATE_LIMITER_ENABLED"] = app.config["RATE_LIMITS"]
     RateLimiter(app, key_function=client_address)  # a new store per app (and per worker)

@@ -16,7 +16,7 @@ from app.models import User
 from app.pagination import MAX_ID, Page
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-HTMX_VARY = "HX-Request, HX-Boosted, HX-History-Restore-Request"
+HTMX_VARY = ("HX-Request", "HX-Boosted", "HX-History-Restore-Request")
 
 
 def is_htmx() -> bool:
@@ -74,9 +74,9 @@ async def _check_csrf() -> None:
         )
 
 
-def content_security_policy() -> str:
+def content_security_policy(app: Quart) -> str:
     img = "'self' data:"
-    if current_app.config["AVATARS"] == "gravatar":
+    if app.config["AVATARS"] == "gravatar":
         img += " https://www.gravatar.com"
     return (
         "default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -87,13 +87,13 @@ def content_security_policy() -> str:
 
 async def _security_headers(response: Response) -> Response:
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", content_security_policy())
+    headers.setdefault("Content-Security-Policy", current_app.extensions["csp"])
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     if request.endpoint != "static":
-        response.vary.update(h.strip() for h in HTMX_VARY.split(","))
+        response.vary.update(HTMX_VARY)
         if response.mimetype == "text/html":
             headers.setdefault("Cache-Control", "private, no-cache")
     return response
@@ -153,6 +153,7 @@ class IdConverter(IntegerConverter):
 
 def init_app(app: Quart) -> None:
     app.url_map.converters["id"] = IdConverter
+    app.extensions["csp"] = content_security_policy(app)  # fixed by the configuration
     app.before_request(_check_csrf)
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, error_response)
