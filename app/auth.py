@@ -69,7 +69,3 @@ def start_session(user: User, *, remember: bool) -> None:
 def end_session() -> None:
     logout_user()
     session.pop("remember", None)
-
-
-def current() -> User | None:
-    return g.get("user")

@@ -249,13 +249,10 @@ BY_AUTHOR = _page_of(_keyset(Post.author_id == bindparam("author")).subquery("id
 
 def _home_probe_lateral() -> Select[Any]:
     """The newest page of each followed author (and the viewer), merged and cut to a page."""
-    authors = union_all(
-        select(Follow.followed_id.label("author_id")).where(Follow.follower_id == _me),
-        select(_me.label("author_id")),
-    ).subquery("authors")
+    authors = union_all(_followed, select(_me)).subquery("authors")
     newest = (
         select(Post.id, Post.created_at)
-        .where(Post.author_id == authors.c.author_id, tuple_(Post.created_at, Post.id) < _before)
+        .where(Post.author_id == authors.c.followed_id, tuple_(Post.created_at, Post.id) < _before)
         .order_by(*_newest_first)
         .limit(FETCH)
         .lateral("newest")

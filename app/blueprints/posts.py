@@ -12,7 +12,7 @@ from app.blueprints.common import current_user, cursor_arg, mentions
 from app.blueprints.timeline import render_index
 from app.db import get_session, rollback
 from app.limits import account, limited
-from app.models import COMMENT_MAX, POST_MAX
+from app.models import COMMENT_MAX, POST_MAX, Comment
 from app.pagination import Cursor
 from app.text import clean
 from app.validation import body_error
@@ -154,8 +154,8 @@ async def _comment_form_again(post_id: int, form: dict[str, str]) -> ResponseRet
     return await _post_page(post_id, None, 422, form)
 
 
-async def _deletable_comment(comment_id: int) -> tuple[int, int]:
-    """(comment id, post id) when the viewer may delete it: its author or the post's author."""
+async def _deletable_comment(comment_id: int) -> Comment:
+    """The comment, when the viewer may delete it: its author or the post's author."""
     session = get_session()
     comment = await queries.get_comment(session, comment_id)
     if comment is None:
@@ -165,27 +165,26 @@ async def _deletable_comment(comment_id: int) -> tuple[int, int]:
         post = await _post_or_404(comment.post_id)
         if post.post.author_id != me.id:
             abort(403, "You can only delete your own comments, or comments on your posts.")
-    return comment.id, comment.post_id
+    return comment
 
 
 @bp.get("/comments/<id:comment_id>/delete")
 @login_required
 async def confirm_delete_comment(comment_id: int) -> ResponseReturnValue:
-    _, post_id = await _deletable_comment(comment_id)
-    comment = await queries.get_comment(get_session(), comment_id)
+    comment = await _deletable_comment(comment_id)
     return await render_template(
         "pages/confirm.html",
         title="Delete this comment?",
-        quote=comment.body if comment else "",
+        quote=comment.body,
         action=url_for("posts.delete_comment", comment_id=comment_id),
-        cancel=url_for("posts.show", post_id=post_id),
+        cancel=url_for("posts.show", post_id=comment.post_id),
     )
 
 
 @bp.post("/comments/<id:comment_id>/delete")
 @login_required
 async def delete_comment(comment_id: int) -> ResponseReturnValue:
-    comment_id, post_id = await _deletable_comment(comment_id)
+    post_id = (await _deletable_comment(comment_id)).post_id
     session = get_session()
     await queries.delete_comment(session, comment_id)
     await session.commit()
