@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,15 +19,10 @@ from sqlalchemy.engine import make_url
 
 from app import create_app
 from app.models import Post
+from tests.browser.server import free_port
 from tests.conftest import BACKENDS, TEST_DATABASE_URL, Client, body
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def check_unavailable(client: Client) -> None:
