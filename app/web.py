@@ -47,6 +47,13 @@ async def render(
     return await render_template(partial if is_htmx() else page, **context), status
 
 
+async def form_again(partial: str, target: str, **context: Any) -> ResponseReturnValue:
+    """A form htmx sent and the server rejected: re-rendered with its messages (422), swapped
+    in place of `target` whatever the request's own hx-target was."""
+    html = await render_template(partial, **context)
+    return html, 422, {"HX-Retarget": target, "HX-Reswap": "outerHTML"}
+
+
 def csrf_token() -> str:
     token = session.get("csrf")
     if token is None:

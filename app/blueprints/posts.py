@@ -16,7 +16,7 @@ from app.models import COMMENT_MAX, POST_MAX, Comment
 from app.pagination import Cursor
 from app.text import clean
 from app.validation import body_error
-from app.web import is_htmx, render, render_template
+from app.web import form_again, is_htmx, render, render_template
 
 bp = Blueprint("posts", __name__)
 
@@ -33,10 +33,8 @@ async def create() -> ResponseReturnValue:
     body = await _form_body()
     if error := body_error(body, POST_MAX, "post"):
         if is_htmx():
-            html = await render_template(
-                "partials/composer.html", composer={"body": body, "error": error}
-            )
-            return html, 422, {"HX-Retarget": "#composer", "HX-Reswap": "outerHTML"}
+            composer = {"body": body, "error": error}
+            return await form_again("partials/composer.html", "#composer", composer=composer)
         return await render_index(422, body=body, error=error)
     session = get_session()
     post = await queries.create_post(session, me, body)
@@ -147,10 +145,9 @@ async def add_comment(post_id: int) -> ResponseReturnValue:
 async def _comment_form_again(post_id: int, form: dict[str, str]) -> ResponseReturnValue:
     """A rejected comment: the form with its message, in place (htmx) or on the post's page."""
     if is_htmx():
-        html = await render_template(
-            "partials/comment_form.html", post_id=post_id, comment_form=form
+        return await form_again(
+            "partials/comment_form.html", "#comment-form", post_id=post_id, comment_form=form
         )
-        return html, 422, {"HX-Retarget": "#comment-form", "HX-Reswap": "outerHTML"}
     return await _post_page(post_id, None, 422, form)
 
 
