@@ -349,8 +349,7 @@ async def create_post(session: AsyncSession, author: User, body: str) -> Post:
 
 
 async def delete_post(session: AsyncSession, post_id: int) -> None:
-    # Comments go first explicitly: SQLite enforces ON DELETE CASCADE only with its FK pragma.
-    await session.execute(delete(Comment).where(Comment.post_id == post_id))
+    """Its comments go with it: ON DELETE CASCADE (SQLite's engine turns foreign keys on)."""
     await session.execute(delete(Post).where(Post.id == post_id))
 
 
