@@ -8,7 +8,7 @@ from typing import Any
 from hypercorn.middleware import ProxyFixMiddleware
 from quart import Quart
 
-from app import auth, config, db, health, limits, web
+from app import config, db, health, limits, sessions, web
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,17 +26,20 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
 
     db.init_app(app)
     web.init_app(app)  # CSRF is checked before anything else reads the request
-    limits.init_app(app)
-    auth.init_app(app)
+    _register_blueprints(app)
+    limits.init_app(app)  # wraps the blueprints' limited views, so it comes after them
+    sessions.init_app(app)
     health.init_app(app)
     if hops := app.config["PROXY_HOPS"]:
         # Behind a reverse proxy: take the client address from the last `hops` X-Forwarded-For
         # entries, which the proxies themselves wrote. Without it, the header is ignored.
-        app.asgi_app = ProxyFixMiddleware(app.asgi_app, mode="legacy", trusted_hops=hops)
-
-    from app.blueprints import auth as auth_views
-    from app.blueprints import posts, timeline, users
-
-    for blueprint in (auth_views.bp, timeline.bp, posts.bp, users.bp):
-        app.register_blueprint(blueprint)
+        proxied = ProxyFixMiddleware(app.asgi_app, mode="legacy", trusted_hops=hops)
+        app.asgi_app = proxied  # type: ignore[method-assign]  # the documented way to wrap
     return app
+
+
+def _register_blueprints(app: Quart) -> None:
+    from app.blueprints import accounts, avatars, posts, timeline, users
+
+    for blueprint in (accounts.bp, avatars.bp, timeline.bp, posts.bp, users.bp):
+        app.register_blueprint(blueprint)

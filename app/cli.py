@@ -10,10 +10,9 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from app import config, migrate, queries
+from app import accounts, config, migrate
 from app.db import make_engine
-from app.passwords import hash_password
-from app.validation import email_error, password_error, username_error
+from app.queries import users
 
 
 class CommandError(Exception):
@@ -27,24 +26,16 @@ def read_password(from_stdin: bool) -> str:
         password = getpass.getpass("Password: ")
         if getpass.getpass("Repeat password: ") != password:
             raise CommandError("the passwords do not match")
-    if message := password_error(password):
-        raise CommandError(f"password: {message}")
     return password
 
 
 async def create_user(url: str, username: str, email: str, password: str) -> None:
-    for field, message in (("username", username_error(username)), ("email", email_error(email))):
-        if message:
-            raise CommandError(f"{field}: {message}")
     engine = make_engine(url, schema=config.database_schema())
     try:
-        async with async_sessionmaker(engine)() as session:
-            if await queries.username_taken(session, username):
-                raise CommandError(f"the username {username!r} is taken")
-            if await queries.email_taken(session, email):
-                raise CommandError(f"the email address {email!r} is already registered")
-            await queries.create_user(session, username, email, await hash_password(password))
-            await session.commit()
+        async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+            await accounts.create_account(session, username, email, password)
+    except accounts.Rejected as rejected:
+        raise CommandError(str(rejected)) from None
     finally:
         await engine.dispose()
 
@@ -53,11 +44,12 @@ async def set_password(url: str, username: str, password: str) -> None:
     engine = make_engine(url, schema=config.database_schema())
     try:
         async with async_sessionmaker(engine)() as session:
-            user = await queries.get_user_by_username(session, username)
+            user = await users.get_user_by_username(session, username)
             if user is None:
                 raise CommandError(f"no user named {username!r}")
-            await queries.change_password(session, user.id, await hash_password(password))
-            await session.commit()
+            await accounts.set_password(session, user.id, password)
+    except accounts.Rejected as rejected:
+        raise CommandError(str(rejected)) from None
     finally:
         await engine.dispose()
 

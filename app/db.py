@@ -1,12 +1,25 @@
-"""Database plumbing: the declarative Base, the per-app engine and the per-request session."""
+"""Database plumbing: the declarative Base, the per-app engine and the request's session.
+
+Which transaction a request gets is chosen by the code that needs it, never guessed from the
+HTTP method:
+
+- `read_session()` for reading. On PostgreSQL it runs in autocommit, so a page that only
+  reads costs no BEGIN/ROLLBACK round trips (docs/benchmarks.md); SQLite's driver starts no
+  transaction for reads anyway.
+- `await write_session()` before the first write. It is transactional: the view commits once,
+  at the end, and whatever it did not commit is rolled back when the request ends. Opened
+  after reads, it takes the read session's place (its objects stay loaded, detached), so a
+  request holds one connection at a time and reads after it see its own writes.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from quart import Quart, current_app, g, request
+from quart import Quart, current_app, g
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
@@ -55,11 +68,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _sqlite_pragmas(foreign_keys: bool):
+def _sqlite_pragmas(foreign_keys: bool) -> Callable[[Any, Any], None]:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         # WAL lets readers run beside a writer; busy_timeout waits for a lock instead of failing.
@@ -97,13 +106,7 @@ def make_engine(
 def sessionmakers(
     engine: AsyncEngine,
 ) -> tuple[async_sessionmaker[AsyncSession], async_sessionmaker[AsyncSession]]:
-    """Sessions for requests that write, and for GET requests.
-
-    GET sessions on PostgreSQL run in autocommit: a page that only reads then costs no
-    BEGIN/ROLLBACK round trips (docs/benchmarks.md). A GET writes at most one statement (the
-    throttled last_seen_at), which needs no transaction around it. SQLite keeps ordinary
-    sessions: its driver starts no transaction for reads anyway.
-    """
+    """Sessions for writing (transactional) and for reading (autocommit on PostgreSQL)."""
     reader = engine
     if engine.dialect.name == "postgresql":
         reader = engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -124,7 +127,7 @@ def init_app(app: Quart) -> None:
             schema=app.config["DATABASE_SCHEMA"],
         )
         app.extensions["db_engine"] = engine
-        app.extensions["db_sessionmaker"], app.extensions["db_reader"] = sessionmakers(engine)
+        app.extensions["db_writer"], app.extensions["db_reader"] = sessionmakers(engine)
 
     @app.after_serving
     async def close_engine() -> None:
@@ -133,26 +136,36 @@ def init_app(app: Quart) -> None:
     @app.teardown_request
     async def close_session(_exc: BaseException | None) -> None:
         session: AsyncSession | None = g.pop("db_session", None)
+        g.pop("db_writes", None)
         if session is not None:
             await session.close()  # rolls back anything the view did not commit
 
 
-def get_session() -> AsyncSession:
-    """The current request's session, opened on first use."""
+def read_session() -> AsyncSession:
+    """The request's session for reading (the write session, once one is open)."""
     if "db_session" not in g:
-        reads = request.method in ("GET", "HEAD")
-        g.db_session = current_app.extensions["db_reader" if reads else "db_sessionmaker"]()
-    return g.db_session
+        g.db_session = current_app.extensions["db_reader"]()
+    session: AsyncSession = g.db_session
+    return session
 
 
-async def rollback() -> None:
-    """Roll back the request's session and reload the logged-in user (a rollback expires every
-    loaded object, and templates must never trigger a load)."""
-    session = get_session()
-    await session.rollback()
-    if (user := g.get("user")) is not None:
-        await session.refresh(user)
+async def write_session() -> AsyncSession:
+    """The request's transactional session; the caller commits."""
+    if g.get("db_writes"):
+        session: AsyncSession = g.db_session
+        return session
+    reader: AsyncSession | None = g.pop("db_session", None)
+    if reader is not None:
+        await reader.close()  # give its connection back before taking one to write with
+    writer: AsyncSession = current_app.extensions["db_writer"]()
+    g.db_session, g.db_writes = writer, True
+    return writer
+
+
+def dialect_of(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
 
 
 def get_engine() -> AsyncEngine:
-    return current_app.extensions["db_engine"]
+    engine: AsyncEngine = current_app.extensions["db_engine"]
+    return engine

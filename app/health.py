@@ -13,7 +13,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import ServiceUnavailable
 
 from app.db import get_engine
-from app.web import error_response
+from app.web import Answer, error_response
 
 UNAVAILABLE = "Warble is temporarily unavailable. Please try again in a moment."
 # Errors that mean "the database cannot be reached", as opposed to a bug.
@@ -44,6 +44,6 @@ def init_app(app: Quart) -> None:
         app.register_error_handler(kind, unavailable)
 
 
-async def unavailable(_error: Exception) -> ResponseReturnValue:
+async def unavailable(_error: Exception) -> Answer:
     body, status, headers = await error_response(ServiceUnavailable(UNAVAILABLE))
     return body, status, headers | {"Retry-After": "5"}

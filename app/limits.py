@@ -8,9 +8,12 @@ limits free of database writes; docs/security.md explains the trade-off.
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from functools import wraps
+from typing import Any, TypeVar
 
-from quart import Quart, current_app, request
+from quart import Quart, request
 from quart_auth import current_user
 from quart_rate_limiter import QUART_RATE_LIMITER_LIMITS_ATTRIBUTE, RateLimit, RateLimiter
 
@@ -18,6 +21,11 @@ from app.config import RATE_LIMIT_DEFAULTS
 
 UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 LIMIT_RE = re.compile(r"\s*(\d+)\s*/\s*(\d*)\s*(second|minute|hour|day)s?\s*")
+# Where @limited leaves a view's (setting, key function) pairs for init_app to turn into limits.
+SETTINGS_ATTRIBUTE = "_warble_limit_settings"
+
+KeyFunction = Callable[[], Awaitable[str]]
+View = TypeVar("View", bound=Callable[..., Any])
 
 
 def parse(text: str) -> tuple[int, timedelta]:
@@ -27,24 +35,6 @@ def parse(text: str) -> tuple[int, timedelta]:
         raise ValueError(f"a rate limit looks like '10/minute', not {text!r}")
     count, multiple, unit = match.groups()
     return int(count), timedelta(seconds=int(multiple or 1) * UNITS[unit])
-
-
-class ConfiguredLimit(RateLimit):
-    """A RateLimit whose count and period come from the running app's configuration (parsed
-    once, by init_app)."""
-
-    def __init__(self, setting: str, key_function: object) -> None:
-        self.setting = setting
-        self.key_function = key_function  # type: ignore[assignment]
-        self.skip_function = None
-
-    @property  # type: ignore[override]
-    def count(self) -> int:
-        return current_app.extensions["rate_limits"][self.setting][0]
-
-    @property  # type: ignore[override]
-    def period(self) -> timedelta:
-        return current_app.extensions["rate_limits"][self.setting][1]
 
 
 async def client_address() -> str:
@@ -61,19 +51,35 @@ async def login_username() -> str:
     return f"login:{(await request.form).get('username', '').strip().lower()}"
 
 
-def limited(*settings_and_keys: tuple[str, object]):
-    """Attach configured limits to a view, e.g. @limited(("RATE_LIMIT_WRITE", account))."""
+def limited(*settings_and_keys: tuple[str, KeyFunction]) -> Callable[[View], View]:
+    """Name the configured limits of a view, e.g. @limited(("RATE_LIMIT_WRITE", account))."""
 
-    def decorator(view):
-        limits = [ConfiguredLimit(setting, key) for setting, key in settings_and_keys]
-        setattr(view, QUART_RATE_LIMITER_LIMITS_ATTRIBUTE, limits)
+    def decorator(view: View) -> View:
+        setattr(view, SETTINGS_ATTRIBUTE, settings_and_keys)
         return view
 
     return decorator
 
 
+def _with_limits(view: Callable[..., Any], limits: list[RateLimit]) -> Callable[..., Any]:
+    """A wrapper of `view` that carries this app's limits: the view function itself is shared
+    by every app built in the process (tests build many, each with its own configuration)."""
+
+    @wraps(view)
+    async def limited_view(*args: Any, **kwargs: Any) -> Any:
+        return await view(*args, **kwargs)
+
+    setattr(limited_view, QUART_RATE_LIMITER_LIMITS_ATTRIBUTE, limits)
+    return limited_view
+
+
 def init_app(app: Quart) -> None:
+    """Turn every @limited view's settings into RateLimits; call after the blueprints are in."""
     # Parsed here, so a typo fails at start-up, not at the first request.
-    app.extensions["rate_limits"] = {s: parse(app.config[s]) for s in RATE_LIMIT_DEFAULTS}
+    parsed = {setting: parse(app.config[setting]) for setting in RATE_LIMIT_DEFAULTS}
+    for endpoint, view in list(app.view_functions.items()):
+        if settings := getattr(view, SETTINGS_ATTRIBUTE, None):
+            limits = [RateLimit(*parsed[setting], key) for setting, key in settings]
+            app.view_functions[endpoint] = _with_limits(view, limits)
     app.config["QUART_RATE_LIMITER_ENABLED"] = app.config["RATE_LIMITS"]
     RateLimiter(app, key_function=client_address)  # a new store per app (and per worker)

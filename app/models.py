@@ -7,7 +7,8 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import Base, UTCDateTime, utcnow
+from app.clock import utcnow
+from app.db import Base, UTCDateTime
 
 USERNAME_MIN, USERNAME_MAX = 3, 30
 ABOUT_MAX = 280

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from werkzeug.exceptions import BadRequest
+from sqlalchemy import ColumnClause, literal_column
 
 T = TypeVar("T")
 PAGE_SIZE = 20
+# LIMIT as a literal: a bound LIMIT makes PostgreSQL re-plan the statement on every run.
+FETCH: ColumnClause[Any] = literal_column(str(PAGE_SIZE + 1))
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns
@@ -31,12 +33,12 @@ class Cursor:
 FIRST = Cursor(END_OF_TIME, MAX_ID)
 
 
-class InvalidCursor(BadRequest):
-    description = "That page link is not valid. Start again from the first page."
+class InvalidCursor(ValueError):
+    """A cursor that Warble did not write (the web layer answers 400)."""
 
 
 def decode(raw: str | None, default: Cursor = FIRST) -> Cursor:
-    """Parse a cursor from the query string; anything malformed is a 400, never a 500."""
+    """Parse a cursor from the query string; anything malformed raises InvalidCursor."""
     if raw is None or raw == "":
         return default
     stamp, dot, ident = raw.partition(".")

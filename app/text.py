@@ -1,15 +1,14 @@
-"""Turning what people typed into safe HTML, and times and avatars into words and URLs."""
+"""Turning what people typed into safe HTML, and times into words."""
 
 from __future__ import annotations
 
-import hashlib
 import re
+from collections.abc import Callable
 from datetime import datetime
-from urllib.parse import urlencode
 
 from markupsafe import Markup, escape
 
-from app.db import utcnow
+from app.clock import utcnow
 
 URL_RE = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 MENTION_RE = re.compile(r"(?<![\w@/])@([A-Za-z0-9_]{3,30})(?![A-Za-z0-9_])")
@@ -29,8 +28,9 @@ def mentioned(bodies: list[str]) -> set[str]:
     return {m.group(1).lower() for body in bodies for m in MENTION_RE.finditer(body)}
 
 
-def linkify(body: str, users: dict[str, str]) -> Markup:
-    """Escape a body, linking URLs and the @mentions of users who exist (`users`: lower → name)."""
+def linkify(body: str, users: dict[str, str], profile_url: Callable[[str], str]) -> Markup:
+    """Escape a body, linking URLs and the @mentions of users who exist (`users`: lower → name,
+    `profile_url`: name → the profile's URL)."""
     out: list[str] = []
     position = 0
     for match in TOKEN_RE.finditer(body):
@@ -42,7 +42,8 @@ def linkify(body: str, users: dict[str, str]) -> Markup:
             if name is None:
                 out.append(escape(token))
             else:
-                out.append(Markup('<a class="mention" href="/user/{0}">@{0}</a>').format(name))
+                link = Markup('<a class="mention" href="{0}">@{1}</a>')
+                out.append(link.format(profile_url(name), name))
         else:
             url = token.rstrip(TRAILING)
             end = start + len(url)
@@ -77,24 +78,10 @@ def absolute(when: datetime) -> str:
     return when.strftime("%-d %B %Y, %H:%M UTC")
 
 
-def gravatar_url(email: str, size: int) -> str:
-    digest = hashlib.md5(email.strip().lower().encode(), usedforsecurity=False).hexdigest()
-    return f"https://www.gravatar.com/avatar/{digest}?{urlencode({'d': 'identicon', 's': size})}"
-
-
-def identicon_svg(seed: str) -> str:
-    """A symmetric 5x5 pattern and a colour, both derived from the seed: the same seed, the same
-    picture, with no request to anyone else's server."""
-    digest = hashlib.sha256(seed.encode()).digest()
-    hue = int.from_bytes(digest[:2], "big") % 360
-    cells = []
-    for row in range(5):
-        for col in range(3):
-            if digest[2 + row * 3 + col] % 2:
-                for x in {col, 4 - col}:
-                    cells.append(f'<rect x="{x + 1}" y="{row + 1}" width="1" height="1"/>')
-    return (
-        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 7 7" shape-rendering="crispEdges">'
-        f'<rect width="7" height="7" fill="hsl({hue} 45% 92%)"/>'
-        f'<g fill="hsl({hue} 55% 45%)">{"".join(cells)}</g></svg>'
-    )
+def body_error(body: str, limit: int, what: str) -> str | None:
+    """For a post or comment body, already cleaned."""
+    if not body:
+        return f"Write something first: an empty {what} cannot be sent."
+    if len(body) > limit:
+        return f"Keep it to {limit} characters (this {what} has {len(body)})."
+    return None

@@ -5,15 +5,16 @@ from __future__ import annotations
 import hmac
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
+from markupsafe import Markup
 from quart import Quart, Response, current_app, request, session, url_for
-from quart.typing import ResponseReturnValue
-from werkzeug.exceptions import Forbidden, HTTPException, InternalServerError
+from werkzeug.exceptions import BadRequest, Forbidden, HTTPException, InternalServerError
 from werkzeug.routing import IntegerConverter, Map
 
-from app import text
-from app.models import User
-from app.pagination import MAX_ID, Page
+from app import accounts, text
+from app.models import ABOUT_MAX, COMMENT_MAX, EMAIL_MAX, POST_MAX, USERNAME_MAX, USERNAME_MIN
+from app.pagination import FIRST, MAX_ID, Cursor, InvalidCursor, Page, decode
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 HTMX_VARY = ("HX-Request", "HX-Boosted", "HX-History-Restore-Request")
@@ -37,17 +38,19 @@ async def render_template(name: str, **context: Any) -> str:
     posts (docs/benchmarks.md).
     """
     await current_app.update_template_context(context)
-    return current_app.extensions["jinja_sync"].get_template(name).render(context)
+    html: str = current_app.extensions["jinja_sync"].get_template(name).render(context)
+    return html
 
 
-async def render(
-    page: str, partial: str, status: int = 200, /, **context: Any
-) -> ResponseReturnValue:
+async def render(page: str, partial: str, status: int = 200, /, **context: Any) -> tuple[str, int]:
     """Render the full page, or its fragment for htmx; both take the same context."""
     return await render_template(partial if is_htmx() else page, **context), status
 
 
-async def form_again(partial: str, target: str, **context: Any) -> ResponseReturnValue:
+Answer = tuple[str, int, dict[str, str]]
+
+
+async def form_again(partial: str, target: str, **context: Any) -> Answer:
     """A form htmx sent and the server rejected: re-rendered with its messages (422), swapped
     in place of `target` whatever the request's own hx-target was."""
     html = await render_template(partial, **context)
@@ -120,7 +123,7 @@ ERROR_TITLES = {
 }
 
 
-async def error_response(error: HTTPException) -> ResponseReturnValue:
+async def error_response(error: HTTPException) -> Answer:
     """A full error page, or for htmx a small notice swapped into the page's message area."""
     code = error.code or 500
     message = error.description
@@ -137,18 +140,56 @@ async def error_response(error: HTTPException) -> ResponseReturnValue:
     return body, code, headers
 
 
-def avatar_url(user: User, size: int = 48) -> str:
-    """Warble's own identicon, or Gravatar when the instance opts in with AVATARS=gravatar."""
-    if current_app.config["AVATARS"] == "gravatar":
-        return text.gravatar_url(user.email, size)
-    return url_for("users.avatar", user_id=user.id)
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only a local path is a safe place to send someone after a form (e.g. logging in)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return default
+    if any(ord(ch) < 32 for ch in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return default
+    return target
 
 
-def next_page_url(page: Page[Any], param: str = "before") -> str:
-    """The current URL with the cursor of the page after `page`."""
-    args = dict(request.view_args or {}) | request.args.to_dict()
-    args[param] = page.next.encode()  # type: ignore[union-attr]
-    return url_for(request.endpoint, **args)  # type: ignore[arg-type]
+def cursor_arg(name: str = "before") -> Cursor:
+    """The page cursor in the query string; a malformed one is InvalidCursor (a 400)."""
+    return decode(request.args.get(name), FIRST)
+
+
+def optional_cursor_arg(name: str) -> Cursor | None:
+    raw = request.args.get(name)
+    return None if raw is None or raw == "" else decode(raw)
+
+
+def next_page_url(page: Page[Any], param: str = "before", **filters: str) -> str:
+    """This page's URL for the page after `page`: the route's own arguments, the cursor and the
+    named filters only — never whatever else the query string held."""
+    assert page.next is not None and request.endpoint is not None
+    args = dict(request.view_args or {}) | filters | {param: page.next.encode()}
+    return url_for(request.endpoint, **args)
+
+
+def linkify(body: str, users: dict[str, str]) -> Markup:
+    return text.linkify(body, users, lambda name: url_for("users.profile", username=name))
+
+
+async def invalid_cursor(_error: InvalidCursor) -> Answer:
+    return await error_response(
+        BadRequest("That page link is not valid. Start again from the first page.")
+    )
+
+
+# The limits the templates show and enforce, from the constants the server checks.
+LIMITS = {
+    "POST_MAX": POST_MAX,
+    "COMMENT_MAX": COMMENT_MAX,
+    "ABOUT_MAX": ABOUT_MAX,
+    "EMAIL_MAX": EMAIL_MAX,
+    "USERNAME_MIN": USERNAME_MIN,
+    "USERNAME_MAX": USERNAME_MAX,
+    "PASSWORD_MIN": accounts.PASSWORD_MIN,
+}
 
 
 class IdConverter(IntegerConverter):
@@ -164,9 +205,8 @@ def init_app(app: Quart) -> None:
     app.before_request(_check_csrf)
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, error_response)
-    app.jinja_env.globals.update(
-        csrf_token=csrf_token, avatar_url=avatar_url, next_page_url=next_page_url
-    )
-    app.jinja_env.filters.update(linkify=text.linkify, timeago=text.timeago, absolute=text.absolute)
+    app.register_error_handler(InvalidCursor, invalid_cursor)
+    app.jinja_env.globals.update(csrf_token=csrf_token, next_page_url=next_page_url, **LIMITS)
+    app.jinja_env.filters.update(linkify=linkify, timeago=text.timeago, absolute=text.absolute)
     # Shares the loader, globals and filters of Quart's environment; only the mode differs.
     app.extensions["jinja_sync"] = app.jinja_env.overlay(enable_async=False)

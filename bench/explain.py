@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app import queries
+from app.queries import timeline
 from bench.common import Viewer
 from bench.dataset import stamp
 
@@ -24,7 +24,7 @@ async def explain_warble(engine: AsyncEngine, viewers: list[Viewer], cases: list
         seen.add(key)
         title = f"{case.viewer.kind} ({case.viewer.followees} followees) page {case.page}"
         # One statement for every viewer; the database runs one of its two branches.
-        plans[title] = await _plan(engine, queries.HOME[dialect], case)
+        plans[title] = await _plan(engine, timeline.HOME[dialect], case)
     return plans
 
 

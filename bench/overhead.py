@@ -12,10 +12,10 @@ import asyncpg
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from app import queries
 from app.config import database_schema, database_url
 from app.db import make_engine, sessionmakers
 from app.pagination import FIRST
+from app.queries import follows, timeline
 from bench import shapes
 from bench.common import sample_viewers, summary
 from bench.seed import asyncpg_dsn
@@ -31,8 +31,8 @@ async def run(url: str, schema: str | None, samples: int, kind: str) -> dict[str
     raw = await asyncpg.connect(asyncpg_dsn(url), server_settings=settings)
     viewer = next(v for v in await sample_viewers(engine, 1, 5) if v.kind == kind)
     me = viewer.user_id
-    stmt = queries.HOME["postgresql"]
-    probe = viewer.followees <= queries.PROBE_FOLLOWEES_MAX["postgresql"]
+    stmt = timeline.HOME["postgresql"]
+    probe = viewer.followees <= timeline.PROBE_FOLLOWEES_MAX["postgresql"]
     sql = shapes.LATERAL if probe else shapes.SCAN
     open_session = sessions()
     await open_session.execute(text("SELECT 1"))
@@ -52,7 +52,7 @@ async def run(url: str, schema: str | None, samples: int, kind: str) -> dict[str
             await session.execute(select(1))
 
     async def count() -> None:
-        await queries.following_count(open_session, me)
+        await follows.following_count(open_session, me)
 
     async def orm_page() -> None:
         result = await open_session.execute(stmt, PARAMS | {"me": me})
@@ -65,7 +65,7 @@ async def run(url: str, schema: str | None, samples: int, kind: str) -> dict[str
 
     async def full() -> None:
         async with reader() as session:
-            await queries.home_timeline(session, me, FIRST)
+            await timeline.home_timeline(session, me, FIRST)
 
     steps: dict[str, Callable[[], Awaitable[None]]] = {
         "raw asyncpg page": raw_page,

@@ -26,10 +26,12 @@ from typing import Any
 from quart_auth import generate_auth_token
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from app import create_app, queries
+from app import create_app
 from app.config import database_schema, database_url
 from app.db import make_engine
 from app.models import User
+from app.queries import timeline
+from app.sessions import auth_id_for
 from bench.common import sample_viewers, save
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,9 +55,9 @@ async def prepare(url: str, schema: str | None) -> tuple[list[Target], str]:
         viewer = (await sample_viewers(engine, 1, seed=5))[0]
         async with async_sessionmaker(engine, expire_on_commit=False)() as session:
             user = await session.get_one(User, viewer.user_id)
-            first = await queries.home_timeline(session, user.id)
+            first = await timeline.home_timeline(session, user.id)
         warble = create_app({"SECRET_KEY": SECRET_KEY, "DATABASE_URL": url})
-        auth = generate_auth_token(warble.test_client(), queries.auth_id_for(user))
+        auth = generate_auth_token(warble.test_client(), auth_id_for(user.id, user.session_epoch))
         # A returning browser also sends its session cookie (with its CSRF token); without it
         # every page would mint a token and set a new session cookie.
         signer = warble.session_interface.get_signing_serializer(warble)

@@ -16,9 +16,10 @@ from urllib.parse import parse_qs
 import asyncpg
 import jinja2
 
-from app import create_app, queries, text
+from app import create_app, text
 from app.config import database_schema, database_url
 from app.pagination import FIRST, PAGE_SIZE, Cursor, Page, decode
+from app.queries import timeline
 from bench.seed import asyncpg_dsn
 from bench.shapes import LATERAL, SCAN
 
@@ -114,7 +115,7 @@ class Reference:
             if user is None:
                 return 404, b"no such viewer"
             followees = await conn.fetchval(FOLLOWEES, user["id"])
-            probe = followees <= queries.PROBE_FOLLOWEES_MAX["postgresql"]
+            probe = followees <= timeline.PROBE_FOLLOWEES_MAX["postgresql"]
             sql = LATERAL if probe else SCAN
             rows = await conn.fetch(sql.replace(COLUMNS, WIDE), user["id"], cursor.at, cursor.id)
         page = self.page(rows)

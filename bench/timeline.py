@@ -16,10 +16,10 @@ import asyncpg
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app import queries
 from app.config import database_schema, database_url
 from app.db import make_engine, sessionmakers
 from app.pagination import FIRST, Cursor
+from app.queries import timeline
 from bench import shapes, writes
 from bench.common import Viewer, sample_viewers, save, summary
 from bench.explain import explain_warble
@@ -60,7 +60,7 @@ def warble(sessions: async_sessionmaker[AsyncSession]) -> Method:
 
     async def run(viewer: Viewer, _page: int, cursor: Cursor) -> list[shapes.Row]:
         async with sessions() as session:
-            page = await queries.home_timeline(session, viewer.user_id, cursor)
+            page = await timeline.home_timeline(session, viewer.user_id, cursor)
         return [(i.post.id, i.post.author.username, i.comment_count) for i in page.items]
 
     return run
@@ -90,7 +90,7 @@ def raw_postgres(conn: asyncpg.Connection, shape: str) -> Method:
     async def run(viewer: Viewer, _page: int, cursor: Cursor) -> list[shapes.Row]:
         sql = shape
         if shape == "best":
-            probe = viewer.followees <= queries.PROBE_FOLLOWEES_MAX["postgresql"]
+            probe = viewer.followees <= timeline.PROBE_FOLLOWEES_MAX["postgresql"]
             sql = shapes.LATERAL if probe else shapes.SCAN
         return await shapes.raw_postgres(conn, sql, viewer.user_id, cursor)
 
@@ -101,7 +101,7 @@ def raw_sqlite(conn: aiosqlite.Connection) -> Method:
     """The best SQLite shape for the viewer (Warble's own threshold)."""
 
     async def run(viewer: Viewer, _page: int, cursor: Cursor) -> list[shapes.Row]:
-        probe = viewer.followees <= queries.PROBE_FOLLOWEES_MAX["sqlite"]
+        probe = viewer.followees <= timeline.PROBE_FOLLOWEES_MAX["sqlite"]
         sql = shapes.SQLITE_PROBE if probe else shapes.SQLITE_SCAN
         return await shapes.raw_sqlite(conn, sql, viewer.user_id, cursor)
 
@@ -113,7 +113,7 @@ async def deep_cursor(sessions: async_sessionmaker[AsyncSession], viewer: Viewer
     cursor: Cursor | None = FIRST
     for _ in range(DEEP_PAGE - 1):
         async with sessions() as session:
-            page = await queries.home_timeline(session, viewer.user_id, cursor or FIRST)
+            page = await timeline.home_timeline(session, viewer.user_id, cursor or FIRST)
         cursor = page.next
         if cursor is None:
             return None
@@ -276,14 +276,14 @@ async def run(
 
 def report(result: dict[str, Any]) -> str:
     lines = [f"home timeline, {result['backend']}: median / p99 ms (n)"]
-    timeline = result["timeline"]
-    for key in sorted(timeline, key=lambda k: (k.split()[1], k.split()[2], k.split()[0])):
-        s = timeline[key]
+    figures = result["timeline"]
+    for key in sorted(figures, key=lambda k: (k.split()[1], k.split()[2], k.split()[0])):
+        s = figures[key]
         name, kind, page = key.split()
         line = (
             f"  {kind:8} {page:4} {name:17} {s['median_ms']:9.2f} / {s['p99_ms']:9.2f}  ({s['n']})"
         )
-        base = timeline.get(f"warble {kind} {page}")
+        base = figures.get(f"warble {kind} {page}")
         if base and name != "warble":
             line += f"   x{s['median_ms'] / base['median_ms']:.2f} of warble"
         lines.append(line)

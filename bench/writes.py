@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app import queries
 from app.models import Post, User
+from app.queries import comments, follows, posts
 from bench.common import Viewer, summary
 
 
@@ -20,9 +20,9 @@ async def measure(
     """p50/p99 of each write as a request makes it (user already loaded); undone afterwards."""
     rng = random.Random(seed)
     timings: dict[str, list[float]] = {"post": [], "follow": [], "comment": []}
-    posts: list[int] = []
-    comments: list[int] = []
-    follows: list[tuple[int, int]] = []
+    post_ids: list[int] = []
+    comment_ids: list[int] = []
+    follow_pairs: list[tuple[int, int]] = []
     async with sessions() as session:
         users = await session.scalar(select(func.max(User.id))) or 1
         last_post = await session.scalar(select(func.max(Post.id))) or 1
@@ -32,34 +32,34 @@ async def measure(
             async with sessions() as session:
                 me = await session.get_one(User, viewer.user_id)
                 started = time.perf_counter()
-                post = await queries.create_post(session, me, f"Benchmark post {number}.")
+                post = await posts.create_post(session, me, f"Benchmark post {number}.")
                 await session.commit()
                 timings["post"].append(time.perf_counter() - started)
-                posts.append(post.id)
+                post_ids.append(post.id)
 
                 target = rng.randint(1, users)
-                while target == me.id or await queries.is_following(session, me.id, target):
+                while target == me.id or await follows.is_following(session, me.id, target):
                     target = rng.randint(1, users)
                 await session.commit()
                 started = time.perf_counter()
-                await queries.follow(session, me.id, target)
+                await follows.follow(session, me.id, target)
                 await session.commit()
                 timings["follow"].append(time.perf_counter() - started)
-                follows.append((me.id, target))
+                follow_pairs.append((me.id, target))
 
                 post_id = rng.randint(1, last_post)
                 started = time.perf_counter()
-                comment = await queries.add_comment(session, post_id, me, f"Benchmark {number}.")
+                comment = await comments.add_comment(session, post_id, me, f"Benchmark {number}.")
                 await session.commit()
                 timings["comment"].append(time.perf_counter() - started)
-                comments.append(comment.id)
+                comment_ids.append(comment.id)
     finally:
         async with sessions() as session:
-            for comment_id in comments:
-                await queries.delete_comment(session, comment_id)
-            for post_id in posts:
-                await queries.delete_post(session, post_id)
-            for follower, followed in follows:
-                await queries.unfollow(session, follower, followed)
+            for comment_id in comment_ids:
+                await comments.delete_comment(session, comment_id)
+            for post_id in post_ids:
+                await posts.delete_post(session, post_id)
+            for follower, followed in follow_pairs:
+                await follows.unfollow(session, follower, followed)
             await session.commit()
     return {name: summary(values) for name, values in timings.items() if values}

@@ -17,10 +17,12 @@ from quart_auth import generate_auth_token
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app import create_app, queries
+from app import create_app
 from app.db import Base, make_engine
 from app.models import User
 from app.passwords import _hasher
+from app.queries import users
+from app.sessions import auth_id_for
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgres"] if TEST_DATABASE_URL else ["sqlite"]
@@ -124,7 +126,7 @@ async def app(settings: dict[str, Any]) -> AsyncIterator[Any]:
 @pytest.fixture
 async def session(app: Any) -> AsyncIterator[AsyncSession]:
     """A session of our own to arrange data and to check what the app wrote."""
-    async with app.app.extensions["db_sessionmaker"]() as s:
+    async with app.app.extensions["db_writer"]() as s:
         yield s
 
 
@@ -164,7 +166,7 @@ class Client:
 
     def login(self, user: User) -> None:
         """Log in by cookie, as a browser would after POST /login (without the argon2 cost)."""
-        token = generate_auth_token(self.raw, queries.auth_id_for(user))
+        token = generate_auth_token(self.raw, auth_id_for(user.id, user.session_epoch))
         self.raw.set_cookie("localhost", "warble_auth", token)
 
     def logout(self) -> None:
@@ -185,7 +187,7 @@ def make_client(app: Any) -> Callable[[], Client]:
 @pytest.fixture
 def make_user(session: AsyncSession) -> Callable[..., Awaitable[User]]:
     async def make(username: str = "john", email: str | None = None, **fields: Any) -> User:
-        user = await queries.create_user(
+        user = await users.create_user(
             session, username, email or f"{username.lower()}@example.com", PASSWORD_HASH
         )
         for name, value in fields.items():

@@ -260,3 +260,34 @@ async def test_comment_delete_by_comment_author_or_post_author_only(
     by_post_author = await client.post(f"/comments/{second}/delete")
     assert by_post_author.status_code == 302
     assert await count_rows(Comment) == 0
+
+
+async def test_more_comments_stops_where_the_page_was_shown(client, john, make_post, session):
+    """A comment written after the page was shown is appended after "More comments" (by htmx or
+    on reload): the link's pages stop at the page's time, so it never comes twice."""
+    post = await make_post(john, "busy")
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    session.add_all(
+        Comment(post_id=post.id, author_id=john.id, body=f"old {n}", created_at=t0 + timedelta(n))
+        for n in range(25)
+    )
+    await session.execute(
+        insert(Comment).values(post_id=post.id, author_id=None, body="undated", created_at=None)
+    )
+    await session.commit()
+    html = await body(await client.get(f"/posts/{post.id}"))
+    assert re.findall(r'class="comment-body">([^<]+)<', html)[:2] == ["undated", "old 0"]
+    more = re.search(r'<a rel="next" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    assert "until=" in more and "after=" in more
+
+    response = await client.post(f"/posts/{post.id}/comments", {"body": "new"}, htmx=True)
+    assert response.status_code == 200
+    rest = await body(await client.get(more, htmx=True))
+    assert "<html" not in rest
+    assert re.findall(r'class="comment-body">([^<]+)<', rest) == [f"old {n}" for n in range(19, 25)]
+    assert 'id="comments-more"' not in rest
+
+    reloaded = await body(await client.get(f"/posts/{post.id}"))
+    more = re.search(r'<a rel="next" href="([^"]+)"', reloaded).group(1).replace("&amp;", "&")
+    rest = await body(await client.get(more, htmx=True))
+    assert re.findall(r'class="comment-body">([^<]+)<', rest)[-1] == "new"

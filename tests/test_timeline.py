@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event
 
-from app import queries
 from app.models import User
+from app.queries import users
 from tests.conftest import body
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -191,8 +191,36 @@ async def test_last_seen_is_written_at_most_every_five_minutes(client, john, ses
     assert (await session.get(User, john.id)).last_seen_at == first
 
     user = await session.get(User, john.id)
-    await queries.touch_last_seen(session, user, first - timedelta(minutes=6))
+    await users.touch_last_seen(session, user.id, first - timedelta(minutes=6))
     await session.commit()
     await client.get("/")
     session.expire_all()
     assert (await session.get(User, john.id)).last_seen_at > first - timedelta(minutes=6)
+
+
+@pytest.mark.parametrize(
+    ("path", "expected_next"),
+    [
+        ("/explore?_method=POST", "/explore?before="),
+        ("/explore?_external=1&_scheme=https", "/explore?before="),
+        ("/user/john?username=bob", "/user/john?before="),
+        ("/user/john?_anchor=x&before=", "/user/john?before="),
+    ],
+)
+async def test_next_page_link_keeps_only_the_route_and_the_cursor(
+    client, john, make_post, path, expected_next
+):
+    for n in range(21):
+        await make_post(john, f"post {n}", at=T0 + timedelta(seconds=n))
+    response = await client.get(path, headers={"Host": "evil.example"})
+    assert response.status_code == 200
+    link = next_link(await body(response))
+    assert link.startswith(expected_next)
+    assert link.count("=") == 1
+
+
+async def test_query_string_keys_never_reach_the_route(client, john, make_post):
+    post = await make_post(john, "one")
+    response = await client.get(f"/posts/{post.id}?post_id=abc&after=")
+    assert response.status_code == 200
+    assert "one" in await body(response)

@@ -7,9 +7,9 @@ import re
 import pytest
 from sqlalchemy import select
 
-from app import queries
+from app.blueprints.avatars import gravatar_url
 from app.models import Follow, User
-from app.text import gravatar_url
+from app.queries import follows
 from tests.conftest import body
 
 
@@ -121,8 +121,8 @@ async def test_follower_and_following_lists_paginate_with_follow_buttons(
     john, susan = pair
     fans = [await make_user(f"fan{i:02d}") for i in range(25)]
     for fan in fans:
-        await queries.follow(session, fan.id, susan.id)
-    await queries.follow(session, susan.id, john.id)
+        await follows.follow(session, fan.id, susan.id)
+    await follows.follow(session, susan.id, john.id)
     await session.commit()
 
     page = await client.get("/user/susan/followers")

@@ -7,16 +7,18 @@ from quart.typing import ResponseReturnValue
 from quart_auth import login_required
 from sqlalchemy.exc import IntegrityError
 
-from app import queries
-from app.blueprints.common import current_user, cursor_arg, mentions
+from app.blueprints.feeds import mentions
 from app.blueprints.timeline import render_index
-from app.db import get_session, rollback
+from app.clock import utcnow
+from app.db import read_session, write_session
 from app.limits import account, limited
 from app.models import COMMENT_MAX, POST_MAX, Comment
-from app.pagination import Cursor
-from app.text import clean
-from app.validation import body_error
-from app.web import form_again, is_htmx, render, render_template
+from app.pagination import MAX_ID, Cursor
+from app.queries import comments, posts
+from app.queries.posts import FeedItem
+from app.sessions import signed_in_user
+from app.text import body_error, clean
+from app.web import form_again, is_htmx, optional_cursor_arg, render, render_template
 
 bp = Blueprint("posts", __name__)
 
@@ -29,27 +31,26 @@ async def _form_body() -> str:
 @limited(("RATE_LIMIT_WRITE", account))
 @login_required
 async def create() -> ResponseReturnValue:
-    me = current_user()
+    me = signed_in_user()
     body = await _form_body()
     if error := body_error(body, POST_MAX, "post"):
         if is_htmx():
             composer = {"body": body, "error": error}
             return await form_again("partials/composer.html", "#composer", composer=composer)
         return await render_index(422, body=body, error=error)
-    session = get_session()
-    post = await queries.create_post(session, me, body)
+    session = await write_session()
+    post = await posts.create_post(session, me, body)
     await session.commit()
     if is_htmx():
-        item = queries.FeedItem(post, 0)
-        return await render_template(
-            "partials/post.html", item=item, mentions=await mentions([body]), fresh=True
-        )
+        item = FeedItem(post, 0)
+        names = await mentions([body])
+        return await render_template("partials/post.html", item=item, mentions=names, fresh=True)
     await flash("Your post is live!", "success")
     return redirect(url_for("timeline.index"))
 
 
-async def _post_or_404(post_id: int) -> queries.FeedItem:
-    item = await queries.get_post(get_session(), post_id)
+async def _post_or_404(post_id: int) -> FeedItem:
+    item = await posts.get_post(read_session(), post_id)
     if item is None:
         abort(404, "Post not found.")
     return item
@@ -57,30 +58,41 @@ async def _post_or_404(post_id: int) -> queries.FeedItem:
 
 @bp.get("/posts/<id:post_id>")
 async def show(post_id: int) -> ResponseReturnValue:
-    return await _post_page(post_id, cursor_arg("after", None))
+    return await _post_page(post_id, optional_cursor_arg("after"), optional_cursor_arg("until"))
 
 
 async def _post_page(
-    post_id: int, cursor: Cursor | None, status: int = 200, comment_form: dict | None = None
+    post_id: int,
+    cursor: Cursor | None,
+    until: Cursor | None,
+    status: int = 200,
+    comment_form: dict[str, str] | None = None,
 ) -> ResponseReturnValue:
-    """The post with a page of its comments (for htmx, only the comments: the next page)."""
+    """The post with a page of its comments (for htmx, only the comments: the next page).
+
+    Pages after the first stop at `until`, the time the post's page was shown: a comment
+    written since then (by this reader, through htmx, or anyone) is already at the end of
+    the list, after the "More comments" gap, and must not come again when the gap fills.
+    """
     item = await _post_or_404(post_id)
-    comments = await queries.comments_for(get_session(), post_id, cursor)
-    names = await mentions([item.post.body, *(c.body for c in comments.items)])
+    until = until or Cursor(utcnow(), MAX_ID)
+    page = await comments.comments_for(read_session(), post_id, cursor, until=until)
+    names = await mentions([item.post.body, *(c.body for c in page.items)])
     return await render(
         "pages/post.html",
         "partials/comment_items.html",
         status,
         item=item,
-        comments=comments,
+        comments=page,
+        until=until.encode(),
         mentions=names,
         comment_form=comment_form or {},
     )
 
 
-async def _own_post(post_id: int) -> queries.FeedItem:
+async def _own_post(post_id: int) -> FeedItem:
     item = await _post_or_404(post_id)
-    if item.post.author_id != current_user().id:
+    if item.post.author_id != signed_in_user().id:
         abort(403, "You can only delete your own posts.")
     return item
 
@@ -102,8 +114,8 @@ async def confirm_delete(post_id: int) -> ResponseReturnValue:
 @login_required
 async def delete(post_id: int) -> ResponseReturnValue:
     await _own_post(post_id)
-    session = get_session()
-    await queries.delete_post(session, post_id)
+    session = await write_session()
+    await posts.delete_post(session, post_id)
     await session.commit()
     if is_htmx():
         return ""  # the post's element is swapped for nothing
@@ -115,26 +127,24 @@ async def delete(post_id: int) -> ResponseReturnValue:
 @limited(("RATE_LIMIT_WRITE", account))
 @login_required
 async def add_comment(post_id: int) -> ResponseReturnValue:
-    me = current_user()
-    session = get_session()
-    if not await queries.post_exists(session, post_id):
+    me = signed_in_user()
+    if not await posts.post_exists(read_session(), post_id):
         abort(404, "Post not found.")
     body = await _form_body()
     if error := body_error(body, COMMENT_MAX, "comment"):
         return await _comment_form_again(post_id, {"body": body, "error": error})
+    session = await write_session()
     try:
-        comment = await queries.add_comment(session, post_id, me, body)
+        comment = await comments.add_comment(session, post_id, me, body)
         await session.commit()
     except IntegrityError:  # the post was deleted since we looked: store nothing
-        await rollback()
         abort(404, "Post not found.")
     if is_htmx():
-        count = await queries.comment_count(session, post_id)
         return await render_template(
             "partials/comment_added.html",
             comment=comment,
             post_id=post_id,
-            count=count,
+            count=await comments.comment_count(session, post_id),
             mentions=await mentions([body]),
             post_author_id=None,
         )
@@ -148,16 +158,15 @@ async def _comment_form_again(post_id: int, form: dict[str, str]) -> ResponseRet
         return await form_again(
             "partials/comment_form.html", "#comment-form", post_id=post_id, comment_form=form
         )
-    return await _post_page(post_id, None, 422, form)
+    return await _post_page(post_id, None, None, 422, form)
 
 
 async def _deletable_comment(comment_id: int) -> Comment:
     """The comment, when the viewer may delete it: its author or the post's author."""
-    session = get_session()
-    comment = await queries.get_comment(session, comment_id)
+    comment = await comments.get_comment(read_session(), comment_id)
     if comment is None:
         abort(404, "Comment not found.")
-    me = current_user()
+    me = signed_in_user()
     if comment.author_id != me.id:
         post = await _post_or_404(comment.post_id)
         if post.post.author_id != me.id:
@@ -182,11 +191,11 @@ async def confirm_delete_comment(comment_id: int) -> ResponseReturnValue:
 @login_required
 async def delete_comment(comment_id: int) -> ResponseReturnValue:
     post_id = (await _deletable_comment(comment_id)).post_id
-    session = get_session()
-    await queries.delete_comment(session, comment_id)
+    session = await write_session()
+    await comments.delete_comment(session, comment_id)
     await session.commit()
     if is_htmx():
-        count = await queries.comment_count(session, post_id)
+        count = await comments.comment_count(session, post_id)
         return await render_template(
             "partials/comment_count.html", post_id=post_id, count=count, oob=True
         )

@@ -5,10 +5,10 @@ from __future__ import annotations
 from quart import Blueprint, g
 from quart.typing import ResponseReturnValue
 
-from app import queries
-from app.blueprints.common import cursor_arg, feed_context
-from app.db import get_session
-from app.web import render
+from app.blueprints.feeds import feed_context
+from app.db import read_session
+from app.queries import posts, timeline
+from app.web import cursor_arg, render
 
 bp = Blueprint("timeline", __name__)
 
@@ -20,11 +20,11 @@ async def index() -> ResponseReturnValue:
 
 
 async def render_index(status: int = 200, **composer: object) -> ResponseReturnValue:
-    session = get_session()
+    session = read_session()
     if g.user is None:
-        page = await queries.explore(session, cursor_arg())
+        page = await posts.explore(session, cursor_arg())
     else:
-        page = await queries.home_timeline(session, g.user.id, cursor_arg())
+        page = await timeline.home_timeline(session, g.user.id, cursor_arg())
     context = await feed_context(page)
     return await render(
         "pages/index.html", "partials/feed_items.html", status, composer=composer, **context
@@ -33,7 +33,7 @@ async def render_index(status: int = 200, **composer: object) -> ResponseReturnV
 
 @bp.get("/explore")
 async def explore() -> ResponseReturnValue:
-    page = await queries.explore(get_session(), cursor_arg())
+    page = await posts.explore(read_session(), cursor_arg())
     return await render(
         "pages/explore.html", "partials/feed_items.html", **await feed_context(page)
     )

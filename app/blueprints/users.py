@@ -1,45 +1,50 @@
-"""Profiles, follower lists, following, profile settings and avatars."""
+"""Profiles, follower lists, following, and profile settings."""
 
 from __future__ import annotations
 
-from quart import Blueprint, Response, abort, flash, g, redirect, request, url_for
-from quart import session as quart_session
+from quart import Blueprint, abort, flash, g, redirect, request, url_for
 from quart.typing import ResponseReturnValue
 from quart_auth import login_required
-from sqlalchemy.exc import IntegrityError
 
-from app import auth, queries
-from app.blueprints.common import current_user, cursor_arg, feed_context, user_or_404
-from app.db import get_session, rollback
-from app.limits import account, client_address, limited
-from app.passwords import hash_password, verify_password
-from app.text import clean, identicon_svg
-from app.validation import about_error, email_error, password_error, safe_next
-from app.web import is_htmx, render, render_template, rotate_csrf_token
+from app import accounts
+from app.blueprints.feeds import feed_context
+from app.db import read_session, write_session
+from app.limits import account, limited
+from app.models import User
+from app.queries import follows, posts, users
+from app.sessions import signed_in_user
+from app.text import clean
+from app.web import cursor_arg, is_htmx, render, render_template, safe_next
 
 bp = Blueprint("users", __name__)
 
-ONE_YEAR = 365 * 24 * 3600
+
+async def user_or_404(username: str) -> User:
+    user = None
+    if accounts.username_error(username) is None:  # a malformed name cannot exist: no lookup
+        user = await users.get_user_by_username(read_session(), username)
+    if user is None:
+        abort(404, f"User {username} not found.")
+    return user
 
 
 @bp.get("/user/<username>")
 async def profile(username: str) -> ResponseReturnValue:
-    session = get_session()
     user = await user_or_404(username)
-    page = await queries.user_posts(session, user.id, cursor_arg())
+    page = await posts.user_posts(read_session(), user.id, cursor_arg())
     context = await feed_context(page)
     if is_htmx():  # the next page of posts
         return await render_template("partials/feed_items.html", **context)
-    relations = await queries.relations(session, user.id, g.user.id if g.user else None)
+    viewer = g.user.id if g.user else None
+    relations = await follows.relations(read_session(), user.id, viewer)
     return await render_template("pages/profile.html", user=user, **relations._asdict(), **context)
 
 
 async def _people(username: str, which: str) -> ResponseReturnValue:
-    session = get_session()
     user = await user_or_404(username)
-    lister = queries.followers if which == "followers" else queries.following
+    lister = follows.followers if which == "followers" else follows.following
     viewer = g.user.id if g.user else None
-    page = await lister(session, user.id, viewer=viewer, cursor=cursor_arg())
+    page = await lister(read_session(), user.id, viewer=viewer, cursor=cursor_arg())
     return await render(
         "pages/people.html", "partials/people_items.html", user=user, which=which, page=page
     )
@@ -56,26 +61,24 @@ async def following(username: str) -> ResponseReturnValue:
 
 
 async def _toggle_follow(username: str, *, follow: bool) -> ResponseReturnValue:
-    me = current_user()
-    session = get_session()
+    me = signed_in_user()
     user = await user_or_404(username)
     if user.id == me.id:
         abort(400, "You cannot follow yourself!")
-    if follow:
-        await queries.follow(session, me.id, user.id)
-    else:
-        await queries.unfollow(session, me.id, user.id)
+    session = await write_session()
+    await (follows.follow if follow else follows.unfollow)(session, me.id, user.id)
     await session.commit()
     form = await request.form
     next_url = safe_next(form.get("next"), url_for("users.profile", username=user.username))
     if is_htmx():
-        count = await queries.follower_count(session, user.id) if form.get("from") else None
+        from_profile = bool(form.get("from"))
+        count = await follows.follower_count(session, user.id) if from_profile else None
         return await render_template(
             "partials/follow_button.html",
             person=user,
             i_follow=follow,
             next_url=next_url,
-            from_profile=bool(form.get("from")),
+            from_profile=from_profile,
             followers_oob=count,
         )
     message = (
@@ -104,7 +107,7 @@ async def unfollow(username: str) -> ResponseReturnValue:
 @bp.get("/settings/profile")
 @login_required
 async def settings() -> ResponseReturnValue:
-    me = current_user()
+    me = signed_in_user()
     form = {"about_me": me.about_me, "email": me.email}
     return await render_template("pages/settings.html", form=form, errors={})
 
@@ -112,68 +115,12 @@ async def settings() -> ResponseReturnValue:
 @bp.post("/settings/profile")
 @login_required
 async def save_settings() -> ResponseReturnValue:
-    me = current_user()
+    me = signed_in_user()
     raw = await request.form
     form = {"about_me": clean(raw.get("about_me", "")), "email": raw.get("email", "").strip()}
-    errors = {
-        field: message
-        for field, message in (
-            ("about_me", about_error(form["about_me"])),
-            ("email", email_error(form["email"])),
-        )
-        if message
-    }
-    session = get_session()
-    if "email" not in errors and await queries.email_taken(
-        session, form["email"], except_user_id=me.id
-    ):
-        errors["email"] = "That email address is already registered."
-    if errors:
-        return await render_template("pages/settings.html", form=form, errors=errors), 422
     try:
-        await queries.update_profile(session, me, about_me=form["about_me"], email=form["email"])
-        await session.commit()
-    except IntegrityError:
-        await rollback()
-        errors["email"] = "That email address is already registered."
-        return await render_template("pages/settings.html", form=form, errors=errors), 422
+        await accounts.save_profile(await write_session(), me.id, form["about_me"], form["email"])
+    except accounts.Rejected as rejected:
+        return await render_template("pages/settings.html", form=form, errors=rejected.errors), 422
     await flash("Your profile is saved.", "success")
-    return redirect(url_for("users.profile", username=me.username))
-
-
-@bp.get("/avatars/<id:user_id>.svg")
-async def avatar(user_id: int) -> ResponseReturnValue:
-    """A user's identicon: derived from the id alone, so it never changes and caches forever."""
-    response = Response(identicon_svg(f"warble:{user_id}"), mimetype="image/svg+xml")
-    response.headers["Cache-Control"] = f"public, max-age={ONE_YEAR}, immutable"
-    return response
-
-
-@bp.get("/settings/password")
-@login_required
-async def password_form() -> ResponseReturnValue:
-    return await render_template("pages/password.html", errors={})
-
-
-@bp.post("/settings/password")
-@limited(("RATE_LIMIT_AUTH", client_address))
-@login_required
-async def change_password() -> ResponseReturnValue:
-    """A new password; every other session of the account ends, this one continues."""
-    me = current_user()
-    form = await request.form
-    errors: dict[str, str] = {}
-    if not await verify_password(me.password_hash, form.get("current_password", "")):
-        errors["current_password"] = "That is not your current password."  # noqa: S105
-    if message := password_error(form.get("new_password", "")):
-        errors["new_password"] = message
-    if errors:
-        return await render_template("pages/password.html", errors=errors), 422
-    session = get_session()
-    await queries.change_password(session, me.id, await hash_password(form["new_password"]))
-    await session.commit()
-    await session.refresh(me)
-    auth.start_session(me, remember=bool(quart_session.get("remember")))
-    rotate_csrf_token()
-    await flash("Password changed. Your other sessions have been logged out.", "success")
     return redirect(url_for("users.profile", username=me.username))

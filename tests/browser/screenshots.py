@@ -14,7 +14,7 @@ from pathlib import Path
 
 from playwright.async_api import Browser, async_playwright
 
-from app.db import utcnow
+from app.clock import utcnow
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.browser.pages import log_in
 from tests.browser.server import Server

@@ -18,10 +18,11 @@ from typing import IO
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from app import queries
-from app.db import make_engine, utcnow
+from app.clock import utcnow
+from app.db import make_engine
 from app.models import Comment, Post
 from app.passwords import _hasher
+from app.queries import follows, users
 
 BIN = Path(sys.executable).parent  # the virtualenv's bin: warble and hypercorn live here
 PASSWORD = "correct horse battery"
@@ -148,7 +149,7 @@ class Server:
         engine = self.engine()
         try:
             async with async_sessionmaker(engine, expire_on_commit=False)() as session:
-                user = await queries.create_user(
+                user = await users.create_user(
                     session, username, f"{username.lower()}@example.com", password_hash()
                 )
                 user.about_me = about
@@ -206,7 +207,7 @@ class Server:
         engine = self.engine()
         try:
             async with async_sessionmaker(engine)() as session:
-                await queries.follow(session, follower_id, followed_id)
+                await follows.follow(session, follower_id, followed_id)
                 await session.commit()
         finally:
             await engine.dispose()

@@ -166,6 +166,41 @@ async def test_comment_appears_in_place_and_empty_comment_is_refused(
     assert stored == 1
 
 
+async def test_comment_sent_before_more_comments_load_lands_once_and_in_order(
+    server: Server, new_page: NewPage
+) -> None:
+    """25 comments: the page shows 20 and "More comments". A comment sent now goes after the gap
+    the link stands for, and loading the gap brings the other 5 before it, none twice."""
+    _, author_id = await server.make_user("talker")
+    (post_id,) = await server.make_posts(author_id, ["A busy post"])
+    await server.make_comments(post_id, [(author_id, f"old comment {n}") for n in range(25)])
+    commenter, _ = await server.make_user("latecomer")
+    page = await new_page()
+    await log_in(page, server.url, commenter)
+    await page.goto(f"{server.url}/posts/{post_id}")
+    comments = page.locator("#comment-list li.comment")
+    await expect(comments).to_have_count(20)
+
+    async with same_page(page):
+        # Sent without scrolling: "More comments" (loaded once revealed) stays out of view.
+        await page.evaluate(
+            """() => {
+                document.getElementById("comment-body").value = "new comment";
+                document.getElementById("comment-form").requestSubmit();
+            }"""
+        )
+        await expect(comments).to_have_count(21)
+        await expect(comments.last).to_contain_text("new comment")
+        await page.locator("#comments-more a").click()
+        await expect(comments).to_have_count(26)
+        await expect(page.locator("#comments-more")).to_have_count(0)
+
+    shown = await comments.locator(".comment-body").all_inner_texts()
+    assert shown == [f"old comment {n}" for n in range(25)] + ["new comment"]
+    ids = [int(i.split("-")[1]) for i in await comments.evaluate_all("els => els.map(e => e.id)")]
+    assert ids == sorted(ids) and len(set(ids)) == 26
+
+
 async def test_keyboard_moves_focus_opens_posts_and_the_shortcuts_dialog(
     server: Server, new_page: NewPage
 ) -> None:

@@ -1,0 +1,99 @@
+"""The social graph: follow, unfollow, counts, and follower/following lists."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import delete, exists, func, select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import dialect_of
+from app.models import Follow, User
+from app.pagination import FETCH, FIRST, Cursor, Page, cut
+
+
+async def follow(session: AsyncSession, follower_id: int, followed_id: int) -> None:
+    """Idempotent: following twice leaves one edge and raises nothing, even under a race."""
+    insert = pg_insert if dialect_of(session) == "postgresql" else sqlite_insert
+    stmt = insert(Follow).values(follower_id=follower_id, followed_id=followed_id)
+    await session.execute(stmt.on_conflict_do_nothing())
+
+
+async def unfollow(session: AsyncSession, follower_id: int, followed_id: int) -> None:
+    await session.execute(
+        delete(Follow).where(Follow.follower_id == follower_id, Follow.followed_id == followed_id)
+    )
+
+
+async def is_following(session: AsyncSession, follower_id: int, followed_id: int) -> bool:
+    stmt = select(
+        exists().where(Follow.follower_id == follower_id, Follow.followed_id == followed_id)
+    )
+    return bool(await session.scalar(stmt))
+
+
+async def follower_count(session: AsyncSession, user_id: int) -> int:
+    stmt = select(func.count()).select_from(Follow).where(Follow.followed_id == user_id)
+    return await session.scalar(stmt) or 0
+
+
+async def following_count(session: AsyncSession, user_id: int) -> int:
+    stmt = select(func.count()).select_from(Follow).where(Follow.follower_id == user_id)
+    return await session.scalar(stmt) or 0
+
+
+class Relations(NamedTuple):
+    followers: int
+    following: int
+    i_follow: bool  # does the viewer follow this user?
+
+
+async def relations(session: AsyncSession, user_id: int, viewer: int | None) -> Relations:
+    """A profile's counts and the viewer's follow state, in one round trip."""
+    stmt = select(
+        select(func.count()).where(Follow.followed_id == user_id).scalar_subquery(),
+        select(func.count()).where(Follow.follower_id == user_id).scalar_subquery(),
+        exists().where(Follow.follower_id == (viewer or 0), Follow.followed_id == user_id),
+    )
+    followers, following, i_follow = (await session.execute(stmt)).one()
+    return Relations(followers, following, i_follow)
+
+
+class Person(NamedTuple):
+    user: User
+    followed_at: datetime
+    i_follow: bool  # does the viewer follow this person?
+
+
+async def _people(
+    session: AsyncSession, me: int | None, mine: Any, theirs: Any, user_id: int, cursor: Cursor
+) -> Page[Person]:
+    viewer_follows = (
+        exists()
+        .where(Follow.follower_id == (me or 0), Follow.followed_id == User.id)
+        .correlate(User)
+    )
+    stmt = (
+        select(User, Follow.created_at, viewer_follows)
+        .join(Follow, theirs == User.id)
+        .where(mine == user_id, tuple_(Follow.created_at, theirs) < (cursor.at, cursor.id))
+        .order_by(Follow.created_at.desc(), theirs.desc())
+        .limit(FETCH)
+    )
+    rows = [Person(user, at, i_follow) for user, at, i_follow in await session.execute(stmt)]
+    return cut(rows, lambda p: Cursor(p.followed_at, p.user.id))
+
+
+async def followers(
+    session: AsyncSession, user_id: int, *, viewer: int | None, cursor: Cursor = FIRST
+) -> Page[Person]:
+    return await _people(session, viewer, Follow.followed_id, Follow.follower_id, user_id, cursor)
+
+
+async def following(
+    session: AsyncSession, user_id: int, *, viewer: int | None, cursor: Cursor = FIRST
+) -> Page[Person]:
+    return await _people(session, viewer, Follow.follower_id, Follow.followed_id, user_id, cursor)
