@@ -28,9 +28,11 @@ run: migrate
 	SECURE_COOKIES=$${SECURE_COOKIES:-$$secure} \
 	$(BIN)/hypercorn --config hypercorn.toml --bind "$(BIND)" "app:create_app()"
 
+# ruff for style, mypy (strict, on app/: see [tool.mypy] in pyproject.toml) for types.
 lint: $(BIN)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(BIN)/.dev-installed
 	$(BIN)/ruff format .
