@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from markupsafe import Markup, escape
 
@@ -76,6 +76,15 @@ def timeago(when: datetime | None, now: datetime | None = None) -> str:
 
 def absolute(when: datetime) -> str:
     return when.strftime("%-d %B %Y, %H:%M UTC")
+
+
+def html_datetime(when: datetime) -> str:
+    """The value of a <time datetime>: UTC to the whole second, '2026-11-21T16:12:27Z'.
+
+    HTML allows one to three digits of fractional seconds; isoformat() writes six.
+    https://html.spec.whatwg.org/multipage/common-microsyntaxes.html#valid-global-date-and-time-string
+    """
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def body_error(body: str, limit: int, what: str) -> str | None:

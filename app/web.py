@@ -207,6 +207,11 @@ def init_app(app: Quart) -> None:
     app.register_error_handler(HTTPException, error_response)
     app.register_error_handler(InvalidCursor, invalid_cursor)
     app.jinja_env.globals.update(csrf_token=csrf_token, next_page_url=next_page_url, **LIMITS)
-    app.jinja_env.filters.update(linkify=linkify, timeago=text.timeago, absolute=text.absolute)
+    app.jinja_env.filters.update(
+        linkify=linkify,
+        timeago=text.timeago,
+        absolute=text.absolute,
+        html_datetime=text.html_datetime,
+    )
     # Shares the loader, globals and filters of Quart's environment; only the mode differs.
     app.extensions["jinja_sync"] = app.jinja_env.overlay(enable_async=False)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import event
 
+from app import text
 from app.models import User
 from app.queries import users
 from tests.conftest import body
@@ -142,10 +143,17 @@ async def test_post_shows_author_time_comment_count_and_permalink(client, john, 
     article = html[html.index(f'id="post-{post.id}"') :]
     assert 'href="/user/john"' in article
     assert f'href="/posts/{post.id}"' in article
-    assert re.search(
-        r'<time datetime="\d{4}-\d\d-\d\dT[^"]+" title="[^"]+">3 min ago</time>', article
-    )
+    machine = post.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    title = text.absolute(post.created_at)
+    assert f'<time datetime="{machine}" title="{title}">3 min ago</time>' in article
     assert f'<span id="comment-count-{post.id}">0 comments</span>' in article
+
+
+def test_time_datetime_is_utc_to_the_whole_second():
+    """HTML allows at most three digits of fractional seconds; isoformat() writes six."""
+    paris_winter = timezone(timedelta(hours=1))
+    when = datetime(2026, 11, 21, 17, 12, 27, 309688, tzinfo=paris_winter)
+    assert text.html_datetime(when) == "2026-11-21T16:12:27Z"
 
 
 class StatementCounter:
