@@ -20,12 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from app import create_app, queries
 from app.db import Base, make_engine
 from app.models import User
-from app.passwords import _hasher
+from tests.hashing import CHEAP_ARGON2, PASSWORD, PASSWORD_HASH
+
+__all__ = ["PASSWORD", "PASSWORD_HASH"]  # tests import them from here
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgres"] if TEST_DATABASE_URL else ["sqlite"]
-PASSWORD = "correct horse battery"
-PASSWORD_HASH = _hasher.hash(PASSWORD)  # hashed once: argon2 is slow on purpose
 CSRF = "test-csrf-token"
 
 
@@ -110,6 +110,7 @@ def settings(db: Database, tmp_path: Path) -> dict[str, Any]:
         "REGISTRATION_OPEN": True,
         "RATE_LIMITS": False,
         "AVATARS": "identicon",
+        **CHEAP_ARGON2,
     }
 
 

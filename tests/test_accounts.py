@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from app.models import User
 from app.passwords import verify_password
-from tests.conftest import PASSWORD, body
+from tests.conftest import PASSWORD, PASSWORD_HASH, body
 
 
 async def users(session) -> list[User]:
@@ -203,17 +203,26 @@ async def test_login_form_carries_next_from_query(client):
     assert 'name="next" value="/explore"' in html
 
 
+async def test_login_keeps_a_hash_made_with_the_current_parameters(client, session, make_user):
+    user_id = (await make_user("john")).id
+    assert (
+        await client.post("/login", {"username": "john", "password": PASSWORD})
+    ).status_code == 302
+    session.expire_all()
+    assert (await session.get(User, user_id)).password_hash == PASSWORD_HASH
+
+
 async def test_login_rehashes_when_parameters_change(client, session, make_user):
     from argon2 import PasswordHasher
 
-    weak = PasswordHasher(time_cost=1, memory_cost=8 * 1024).hash(PASSWORD)
-    user_id = (await make_user("john", password_hash=weak)).id
+    older = PasswordHasher(time_cost=2, memory_cost=16, parallelism=1).hash(PASSWORD)
+    user_id = (await make_user("john", password_hash=older)).id
     response = await client.post("/login", {"username": "john", "password": PASSWORD})
     assert response.status_code == 302
     session.expire_all()
-    fresh = await session.get(User, user_id)
-    assert fresh.password_hash != weak
-    assert "m=65536" in fresh.password_hash and fresh.password_hash.startswith("$argon2id$")
+    fresh = (await session.get(User, user_id)).password_hash
+    assert fresh.startswith("$argon2id$v=19$m=8,t=1,p=1$")  # the app's (test) parameters
+    assert await verify_password(fresh, PASSWORD)
 
 
 async def test_logout_is_a_post_that_ends_the_session(client, make_user):
