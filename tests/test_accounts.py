@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from app.models import User
 from app.passwords import verify_password
-from tests.conftest import PASSWORD, PASSWORD_HASH, body
+from tests.conftest import PASSWORD, PASSWORD_HASH, Client, body
 
 
 async def users(session) -> list[User]:
@@ -99,13 +99,8 @@ async def test_register_keeps_typed_values_escaped(client):
     assert "&lt;b&gt;x" in html
 
 
-@pytest.fixture
-def settings_closed(settings):
-    settings["REGISTRATION_OPEN"] = False
-    return settings
-
-
-async def test_registration_can_be_closed(settings_closed, client, session):
+async def test_registration_can_be_closed(make_app, session):
+    client = Client((await make_app(REGISTRATION_OPEN=False)).test_client())
     page = await body(await client.get("/register"))
     assert "Registration is closed" in page
     assert 'id="register-form"' not in page
@@ -165,14 +160,9 @@ async def test_remember_me_keeps_the_cookie_for_a_year(client, make_user):
     assert max_age and int(max_age.group(1)) == 365 * 24 * 3600
 
 
-@pytest.fixture
-def settings_secure(settings):
-    settings["SECURE_COOKIES"] = True
-    return settings
-
-
 @pytest.mark.filterwarnings("ignore:Secure cookies will be ignored")
-async def test_auth_cookie_is_secure_when_secure_cookies_is_on(settings_secure, client, make_user):
+async def test_auth_cookie_is_secure_when_secure_cookies_is_on(make_app, make_user):
+    client = Client((await make_app(SECURE_COOKIES=True)).test_client())
     await make_user("john")
     response = await client.post("/login", {"username": "john", "password": PASSWORD})
     assert "Secure" in _auth_cookie(response)

@@ -17,7 +17,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from app import create_app
 from app.models import Post
 from tests.browser.server import free_port
 from tests.conftest import BACKENDS, TEST_DATABASE_URL, Client, body
@@ -38,12 +37,10 @@ async def check_unavailable(client: Client) -> None:
     assert json.loads(await body(health))["database"] == "unreachable"
 
 
-async def test_wrong_database_url_gives_503_not_500(settings):
-    settings["DATABASE_URL"] = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/none"
-    settings["DATABASE_SCHEMA"] = None
-    app = create_app(settings)
-    async with app.test_app() as test_app:
-        await check_unavailable(Client(test_app.test_client()))
+async def test_wrong_database_url_gives_503_not_500(make_app):
+    nowhere = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/none"
+    app = await make_app(DATABASE_URL=nowhere, DATABASE_SCHEMA=None)
+    await check_unavailable(Client(app.test_client()))
 
 
 class Relay:
@@ -84,16 +81,13 @@ class Relay:
 
 @pytest.mark.skipif("postgres" not in BACKENDS, reason="TEST_DATABASE_URL is not set")
 @pytest.mark.parametrize("empty_db", ["postgres"], indirect=True)
-async def test_postgres_outage_is_503_and_recovers_without_restart(db, settings):
+async def test_postgres_outage_is_503_and_recovers_without_restart(make_app):
     url = make_url(TEST_DATABASE_URL)
     relay = Relay(url.port or 5432)
     await relay.start()
-    settings["DATABASE_URL"] = url.set(host="127.0.0.1", port=relay.port).render_as_string(
-        hide_password=False
-    )
-    app = create_app(settings)
-    async with app.test_app() as test_app:
-        client = Client(test_app.test_client())
+    relayed = url.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
+    try:
+        client = Client((await make_app(DATABASE_URL=relayed)).test_client())
         assert (await client.get("/explore")).status_code == 200
         await relay.stop()
         await check_unavailable(client)
@@ -101,23 +95,21 @@ async def test_postgres_outage_is_503_and_recovers_without_restart(db, settings)
         statuses = [(await client.get("/explore")).status_code for _ in range(3)]
         assert statuses[-1] == 200 and set(statuses) <= {200, 503}
         assert (await client.get("/healthz")).status_code == 200
-    await relay.stop()
+    finally:
+        await relay.stop()
 
 
 @pytest.mark.parametrize("empty_db", ["sqlite"], indirect=True)
-async def test_sqlite_file_unusable_is_503_and_recovers(db, settings, tmp_path):
+async def test_sqlite_file_unusable_is_503_and_recovers(db, make_app, tmp_path):
     good = Path(make_url(db.url).database)
     path = tmp_path / "moved" / "warble.db"
     path.mkdir(parents=True)  # a directory where the database file should be
-    settings["DATABASE_URL"] = f"sqlite+aiosqlite:///{path}"
-    app = create_app(settings)
-    async with app.test_app() as test_app:
-        client = Client(test_app.test_client())
-        await check_unavailable(client)
-        path.rmdir()
-        shutil.copy(good, path)  # the file is back
-        assert (await client.get("/explore")).status_code == 200
-        assert (await client.get("/healthz")).status_code == 200
+    client = Client((await make_app(DATABASE_URL=f"sqlite+aiosqlite:///{path}")).test_client())
+    await check_unavailable(client)
+    path.rmdir()
+    shutil.copy(good, path)  # the file is back
+    assert (await client.get("/explore")).status_code == 200
+    assert (await client.get("/healthz")).status_code == 200
 
 
 @pytest.mark.parametrize("empty_db", ["sqlite"], indirect=True)

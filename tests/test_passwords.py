@@ -86,7 +86,6 @@ def test_argon2_settings_come_from_the_environment(monkeypatch):
     assert [settings[name] for name in ARGON2_SETTINGS] == [2, 19456, 1]
 
 
-def test_parameters_argon2_refuses_stop_the_app_at_start(settings):
-    settings["ARGON2_MEMORY_COST"] = 4
+async def test_parameters_argon2_refuses_stop_the_app_at_start(make_app):
     with pytest.raises(HashingError, match="Memory cost is too small"):
-        create_app(settings)
+        await make_app(ARGON2_MEMORY_COST=4)

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import User
-from tests.conftest import body
+from tests.conftest import Client, body
 
 REGISTRATION = {"username": "mallory", "email": "m@example.com", "password": "long enough"}
 
@@ -157,17 +157,14 @@ async def test_oversized_body_is_413_and_writes_nothing(client, session):
     assert await user_count(session) == 0
 
 
-@pytest.fixture
-def settings_broken(settings):
-    settings["PROPAGATE_EXCEPTIONS"] = False
-    return settings
+async def test_unexpected_error_is_a_friendly_500(make_app):
+    broken = await make_app(PROPAGATE_EXCEPTIONS=False)  # as in production, not as in tests
+    client = Client(broken.test_client())
 
-
-async def test_unexpected_error_is_a_friendly_500(settings_broken, app, client):
     async def boom() -> str:
         raise RuntimeError("secret detail")
 
-    app.app.add_url_rule("/boom", "boom", boom)
+    broken.app.add_url_rule("/boom", "boom", boom)
     response = await client.get("/boom")
     assert response.status_code == 500
     html = await body(response)
