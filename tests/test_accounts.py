@@ -96,7 +96,8 @@ async def test_register_keeps_typed_values_escaped(client):
     data = {"username": "<b>x", "email": '"><script>x</script>', "password": "long enough"}
     html = await body(await client.post("/register", data))
     assert "<script>x</script>" not in html
-    assert "&lt;b&gt;x" in html
+    assert 'name="username" type="text" value="&lt;b&gt;x"' in html
+    assert 'name="email" type="email" value="&#34;&gt;&lt;script&gt;x&lt;/script&gt;"' in html
 
 
 async def test_registration_can_be_closed(make_app, session):

@@ -29,7 +29,7 @@ async def check_unavailable(client: Client) -> None:
     assert page.status_code == 503
     html = await body(page)
     assert "temporarily unavailable" in html and "<html" in html
-    assert page.headers["Retry-After"]
+    assert page.headers["Retry-After"] == "5"
     fragment = await client.get("/explore", htmx=True)
     assert fragment.status_code == 503 and "<html" not in await body(fragment)
     health = await client.get("/healthz")
