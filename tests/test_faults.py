@@ -9,8 +9,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,8 +20,10 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from app.models import Post
+from tests import slow_app
 from tests.browser.server import free_port
 from tests.conftest import BACKENDS, TEST_DATABASE_URL, Client, body
+from tests.hashing import cheap_argon2_environ
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -129,9 +133,27 @@ async def test_sqlite_many_concurrent_writers_all_succeed(db, app, make_client, 
     assert await session.scalar(select(func.count()).select_from(Post)) == 40
 
 
+def wait_until(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    """Poll `condition` until it holds; fail with `what` if it does not within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} not within {seconds} s"
+        time.sleep(0.02)
+
+
+def answers(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def test_sigterm_lets_an_in_flight_request_finish(tmp_path):
     port = free_port()
-    env = os.environ | {
+    env = {
+        **os.environ,
+        **cheap_argon2_environ(),
         "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'warble.db'}",
         "SECRET_KEY": "shutdown test",
         "WARBLE_INSTANCE": str(tmp_path),
@@ -161,25 +183,16 @@ def test_sigterm_lets_an_in_flight_request_finish(tmp_path):
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "hypercorn did not start"
-                time.sleep(0.2)
+        wait_until(lambda: answers(port), 30, "hypercorn answering")
         result: dict[str, object] = {}
 
         def fetch() -> None:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/slow", timeout=20) as r:
                 result["status"], result["body"] = r.status, r.read().decode()
 
-        import threading
-
         thread = threading.Thread(target=fetch)
         thread.start()
-        time.sleep(0.5)  # the request is in flight
+        wait_until((tmp_path / slow_app.STARTED).exists, 10, "GET /slow in flight")
         server.send_signal(signal.SIGTERM)
         thread.join(timeout=20)
         assert result == {"status": 200, "body": "finished"}
