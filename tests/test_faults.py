@@ -96,9 +96,31 @@ async def test_postgres_outage_is_503_and_recovers_without_restart(make_app):
         await relay.stop()
         await check_unavailable(client)
         await relay.start()  # the database is back
-        statuses = [(await client.get("/explore")).status_code for _ in range(3)]
-        assert statuses[-1] == 200 and set(statuses) <= {200, 503}
+        assert (await client.get("/explore")).status_code == 200
         assert (await client.get("/healthz")).status_code == 200
+    finally:
+        await relay.stop()
+
+
+@pytest.mark.skipif("postgres" not in BACKENDS, reason="TEST_DATABASE_URL is not set")
+@pytest.mark.parametrize("empty_db", ["postgres"], indirect=True)
+@pytest.mark.xfail(
+    raises=AssertionError,
+    strict=True,
+    reason="known bug: the pool hands out a connection that died while no request came (no "
+    "pre-ping), so the first request after a quiet database restart is a 503",
+)
+async def test_first_request_after_a_quiet_database_restart_succeeds(make_app):
+    url = make_url(TEST_DATABASE_URL)
+    relay = Relay(url.port or 5432)
+    await relay.start()
+    relayed = url.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
+    try:
+        client = Client((await make_app(DATABASE_URL=relayed)).test_client())
+        assert (await client.get("/explore")).status_code == 200
+        await relay.stop()  # the database restarts while nobody asks for anything
+        await relay.start()
+        assert (await client.get("/explore")).status_code == 200
     finally:
         await relay.stop()
 
