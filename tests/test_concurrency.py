@@ -64,14 +64,3 @@ async def test_deleting_a_post_while_it_is_commented_leaves_no_orphans(
     )
     assert await count(session, orphans) == 0
     assert await count(session, select(func.count()).select_from(Comment)) == 0
-
-
-async def test_one_click_is_one_post_and_the_form_guards_double_clicks(client, make_user, session):
-    client.login(await make_user("john"))
-    html = await body(await client.get("/"))
-    form = html[html.index('<form id="composer"') :]
-    form = form[: form.index(">")]
-    assert 'hx-disabled-elt="find button"' in form  # the button is disabled while in flight
-    assert 'hx-sync="this:drop"' in form  # a second submit while one is in flight is dropped
-    assert (await client.post("/posts", {"body": "once"}, htmx=True)).status_code == 200
-    assert await count(session, select(func.count()).select_from(Post)) == 1
