@@ -57,7 +57,12 @@ async def test_deleting_a_post_while_it_is_commented_leaves_no_orphans(
     requests = [c.post(f"/posts/{post_id}/comments", {"body": "quick!"}) for c in commenters]
     requests.insert(3, author.post(f"/posts/{post_id}/delete"))
     responses = await asyncio.gather(*requests)
-    assert all(r.status_code in (302, 404) for r in responses), [r.status_code for r in responses]
+    assert responses.pop(3).status_code == 302  # the author's delete
+    # Each comment races the delete: stored first (302; the delete then removes it) or refused
+    # because the post is gone (404). Which wins is the scheduler's choice, so both are right;
+    # what is pinned is that there is no third outcome and nothing is left behind.
+    statuses = [r.status_code for r in responses]
+    assert set(statuses) <= {302, 404}, statuses
     assert await count(session, select(func.count()).select_from(Post)) == 0
     orphans = (
         select(func.count()).select_from(Comment).where(Comment.post_id.not_in(select(Post.id)))
