@@ -8,7 +8,7 @@ from typing import Any
 from hypercorn.middleware import ProxyFixMiddleware
 from quart import Quart
 
-from app import config, db, health, limits, sessions, web
+from app import config, db, health, limits, passwords, sessions, web
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,6 +30,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
     limits.init_app(app)  # wraps the blueprints' limited views, so it comes after them
     sessions.init_app(app)
     health.init_app(app)
+    passwords.init_app(app)
     if hops := app.config["PROXY_HOPS"]:
         # Behind a reverse proxy: take the client address from the last `hops` X-Forwarded-For
         # entries, which the proxies themselves wrote. Without it, the header is ignored.

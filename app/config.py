@@ -7,6 +7,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from argon2.profiles import RFC_9106_LOW_MEMORY
+
 RATE_LIMIT_DEFAULTS = {
     "RATE_LIMIT_AUTH": "10/minute",  # log-in and registration attempts per address
     "RATE_LIMIT_LOGIN_USER": "10/minute",  # log-in attempts per username, from anywhere
@@ -95,6 +97,11 @@ def from_environment() -> dict[str, Any]:
         "PROXY_HOPS": _int("PROXY_HOPS", 0),
         "SECURE_COOKIES": secure,
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 64 * 1024),
+        # argon2id cost. The defaults are argon2-cffi's own (RFC 9106, low-memory profile,
+        # https://www.rfc-editor.org/rfc/rfc9106#section-4); only tests should lower them.
+        "ARGON2_TIME_COST": _int("ARGON2_TIME_COST", RFC_9106_LOW_MEMORY.time_cost),
+        "ARGON2_MEMORY_COST": _int("ARGON2_MEMORY_COST", RFC_9106_LOW_MEMORY.memory_cost),  # KiB
+        "ARGON2_PARALLELISM": _int("ARGON2_PARALLELISM", RFC_9106_LOW_MEMORY.parallelism),
     } | {name: os.environ.get(name, default) for name, default in RATE_LIMIT_DEFAULTS.items()}
 
 

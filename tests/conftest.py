@@ -7,6 +7,7 @@ import os
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,19 +16,19 @@ import pytest
 from quart.typing import TestClientProtocol
 from quart_auth import generate_auth_token
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app import create_app
 from app.db import Base, make_engine
 from app.models import User
-from app.passwords import _hasher
 from app.queries import users
 from app.sessions import auth_id_for
+from tests.hashing import CHEAP_ARGON2, PASSWORD, PASSWORD_HASH
+
+__all__ = ["PASSWORD", "PASSWORD_HASH"]  # tests import them from here
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgres"] if TEST_DATABASE_URL else ["sqlite"]
-PASSWORD = "correct horse battery"
-PASSWORD_HASH = _hasher.hash(PASSWORD)  # hashed once: argon2 is slow on purpose
 CSRF = "test-csrf-token"
 
 
@@ -100,10 +101,20 @@ async def db(empty_db: Database) -> Database:
     return empty_db
 
 
+AppFactory = Callable[..., Awaitable[Any]]
+
+
 @pytest.fixture
-def settings(db: Database, tmp_path: Path) -> dict[str, Any]:
-    """The overrides every test app gets; a test may change them before using `app`."""
-    return {
+async def make_app(db: Database, tmp_path: Path) -> AsyncIterator[AppFactory]:
+    """`await make_app(**overrides)`: Warble on this test's database with its startup hooks run
+    (engine created inside the test's loop), shut down when the test ends.
+
+    One test, one configuration: every app a test builds must have the same overrides (a second
+    worker, say). So a test that also uses the default `app` (through `client`, `make_client`...)
+    cannot quietly build a configured one beside it; a configured test builds its clients from
+    the app it configured: `Client(configured.test_client())`.
+    """
+    base = {
         "DATABASE_URL": db.url,
         "DATABASE_SCHEMA": db.schema,
         "INSTANCE_PATH": str(tmp_path),
@@ -112,22 +123,39 @@ def settings(db: Database, tmp_path: Path) -> dict[str, Any]:
         "REGISTRATION_OPEN": True,
         "RATE_LIMITS": False,
         "AVATARS": "identicon",
+        **CHEAP_ARGON2,
     }
+    configurations: list[dict[str, Any]] = []
+    async with AsyncExitStack() as apps:
+
+        async def make(**overrides: Any) -> Any:
+            if configurations and configurations[0] != overrides:
+                pytest.fail(
+                    f"this test already has an app with overrides {configurations[0]}, and asked "
+                    f"for one with {overrides}: use one configuration, and the clients of its app"
+                )
+            warble = create_app(base | overrides)
+            configurations.append(overrides)
+            return await apps.enter_async_context(warble.test_app())
+
+        yield make
 
 
 @pytest.fixture
-async def app(settings: dict[str, Any]) -> AsyncIterator[Any]:
-    """The app with its startup hooks run (engine created inside the test's loop)."""
-    warble = create_app(settings)
-    async with warble.test_app() as test_app:
-        yield test_app
+async def app(make_app: AppFactory) -> Any:
+    """The app with the test overrides only; tests that need other settings call `make_app`."""
+    return await make_app()
 
 
 @pytest.fixture
-async def session(app: Any) -> AsyncIterator[AsyncSession]:
-    """A session of our own to arrange data and to check what the app wrote."""
-    async with app.app.extensions["db_writer"]() as s:
-        yield s
+async def session(db: Database) -> AsyncIterator[AsyncSession]:
+    """A session of our own, beside any app, to arrange data and to check what the app wrote."""
+    engine = db.engine()
+    try:
+        async with async_sessionmaker(engine, expire_on_commit=False)() as s:
+            yield s
+    finally:
+        await engine.dispose()
 
 
 class Client:

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from quart import Quart
 
 from app import create_app
 
+STARTED = "slow-started"  # dropped in the instance folder: the test now knows it is in flight
+
 
 def create() -> Quart:
     app = create_app()
+    folder = Path(app.config["INSTANCE_PATH"])
 
     @app.get("/slow")
     async def slow() -> str:
-        await asyncio.sleep(1.5)
+        (folder / STARTED).touch()
+        await asyncio.sleep(1.5)  # the slow work, long enough for SIGTERM to arrive meanwhile
         return "finished"
 
     return app

@@ -10,10 +10,11 @@ from sqlalchemy import select
 
 from app.models import User
 from app.passwords import verify_password
+from tests.hashing import cheap_argon2_environ
 
 
 def warble(db, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = os.environ | db.environ() | {"SECRET_KEY": "cli"}
+    env = os.environ | cheap_argon2_environ() | db.environ() | {"SECRET_KEY": "cli"}
     return subprocess.run(
         [sys.executable, "-m", "app.cli", *args],
         input=stdin,

@@ -57,21 +57,15 @@ async def test_deleting_a_post_while_it_is_commented_leaves_no_orphans(
     requests = [c.post(f"/posts/{post_id}/comments", {"body": "quick!"}) for c in commenters]
     requests.insert(3, author.post(f"/posts/{post_id}/delete"))
     responses = await asyncio.gather(*requests)
-    assert all(r.status_code in (302, 404) for r in responses), [r.status_code for r in responses]
+    assert responses.pop(3).status_code == 302  # the author's delete
+    # Each comment races the delete: stored first (302; the delete then removes it) or refused
+    # because the post is gone (404). Which wins is the scheduler's choice, so both are right;
+    # what is pinned is that there is no third outcome and nothing is left behind.
+    statuses = [r.status_code for r in responses]
+    assert set(statuses) <= {302, 404}, statuses
     assert await count(session, select(func.count()).select_from(Post)) == 0
     orphans = (
         select(func.count()).select_from(Comment).where(Comment.post_id.not_in(select(Post.id)))
     )
     assert await count(session, orphans) == 0
     assert await count(session, select(func.count()).select_from(Comment)) == 0
-
-
-async def test_one_click_is_one_post_and_the_form_guards_double_clicks(client, make_user, session):
-    client.login(await make_user("john"))
-    html = await body(await client.get("/"))
-    form = html[html.index('<form id="composer"') :]
-    form = form[: form.index(">")]
-    assert 'hx-disabled-elt="find button"' in form  # the button is disabled while in flight
-    assert 'hx-sync="this:drop"' in form  # a second submit while one is in flight is dropped
-    assert (await client.post("/posts", {"body": "once"}, htmx=True)).status_code == 200
-    assert await count(session, select(func.count()).select_from(Post)) == 1

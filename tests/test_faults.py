@@ -9,18 +9,21 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from app import create_app
 from app.models import Post
+from tests import slow_app
 from tests.browser.server import free_port
 from tests.conftest import BACKENDS, TEST_DATABASE_URL, Client, body
+from tests.hashing import cheap_argon2_environ
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,7 +33,7 @@ async def check_unavailable(client: Client) -> None:
     assert page.status_code == 503
     html = await body(page)
     assert "temporarily unavailable" in html and "<html" in html
-    assert page.headers["Retry-After"]
+    assert page.headers["Retry-After"] == "5"
     fragment = await client.get("/explore", htmx=True)
     assert fragment.status_code == 503 and "<html" not in await body(fragment)
     health = await client.get("/healthz")
@@ -38,12 +41,10 @@ async def check_unavailable(client: Client) -> None:
     assert json.loads(await body(health))["database"] == "unreachable"
 
 
-async def test_wrong_database_url_gives_503_not_500(settings):
-    settings["DATABASE_URL"] = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/none"
-    settings["DATABASE_SCHEMA"] = None
-    app = create_app(settings)
-    async with app.test_app() as test_app:
-        await check_unavailable(Client(test_app.test_client()))
+async def test_wrong_database_url_gives_503_not_500(make_app):
+    nowhere = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/none"
+    app = await make_app(DATABASE_URL=nowhere, DATABASE_SCHEMA=None)
+    await check_unavailable(Client(app.test_client()))
 
 
 class Relay:
@@ -84,40 +85,57 @@ class Relay:
 
 @pytest.mark.skipif("postgres" not in BACKENDS, reason="TEST_DATABASE_URL is not set")
 @pytest.mark.parametrize("empty_db", ["postgres"], indirect=True)
-async def test_postgres_outage_is_503_and_recovers_without_restart(db, settings):
+async def test_postgres_outage_is_503_and_recovers_without_restart(make_app):
     url = make_url(TEST_DATABASE_URL)
     relay = Relay(url.port or 5432)
     await relay.start()
-    settings["DATABASE_URL"] = url.set(host="127.0.0.1", port=relay.port).render_as_string(
-        hide_password=False
-    )
-    app = create_app(settings)
-    async with app.test_app() as test_app:
-        client = Client(test_app.test_client())
+    relayed = url.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
+    try:
+        client = Client((await make_app(DATABASE_URL=relayed)).test_client())
         assert (await client.get("/explore")).status_code == 200
         await relay.stop()
         await check_unavailable(client)
         await relay.start()  # the database is back
-        statuses = [(await client.get("/explore")).status_code for _ in range(3)]
-        assert statuses[-1] == 200 and set(statuses) <= {200, 503}
+        assert (await client.get("/explore")).status_code == 200
         assert (await client.get("/healthz")).status_code == 200
-    await relay.stop()
+    finally:
+        await relay.stop()
+
+
+@pytest.mark.skipif("postgres" not in BACKENDS, reason="TEST_DATABASE_URL is not set")
+@pytest.mark.parametrize("empty_db", ["postgres"], indirect=True)
+@pytest.mark.xfail(
+    raises=AssertionError,
+    strict=True,
+    reason="known bug: the pool hands out a connection that died while no request came (no "
+    "pre-ping), so the first request after a quiet database restart is a 503",
+)
+async def test_first_request_after_a_quiet_database_restart_succeeds(make_app):
+    url = make_url(TEST_DATABASE_URL)
+    relay = Relay(url.port or 5432)
+    await relay.start()
+    relayed = url.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
+    try:
+        client = Client((await make_app(DATABASE_URL=relayed)).test_client())
+        assert (await client.get("/explore")).status_code == 200
+        await relay.stop()  # the database restarts while nobody asks for anything
+        await relay.start()
+        assert (await client.get("/explore")).status_code == 200
+    finally:
+        await relay.stop()
 
 
 @pytest.mark.parametrize("empty_db", ["sqlite"], indirect=True)
-async def test_sqlite_file_unusable_is_503_and_recovers(db, settings, tmp_path):
+async def test_sqlite_file_unusable_is_503_and_recovers(db, make_app, tmp_path):
     good = Path(make_url(db.url).database)
     path = tmp_path / "moved" / "warble.db"
     path.mkdir(parents=True)  # a directory where the database file should be
-    settings["DATABASE_URL"] = f"sqlite+aiosqlite:///{path}"
-    app = create_app(settings)
-    async with app.test_app() as test_app:
-        client = Client(test_app.test_client())
-        await check_unavailable(client)
-        path.rmdir()
-        shutil.copy(good, path)  # the file is back
-        assert (await client.get("/explore")).status_code == 200
-        assert (await client.get("/healthz")).status_code == 200
+    client = Client((await make_app(DATABASE_URL=f"sqlite+aiosqlite:///{path}")).test_client())
+    await check_unavailable(client)
+    path.rmdir()
+    shutil.copy(good, path)  # the file is back
+    assert (await client.get("/explore")).status_code == 200
+    assert (await client.get("/healthz")).status_code == 200
 
 
 @pytest.mark.parametrize("empty_db", ["sqlite"], indirect=True)
@@ -137,9 +155,27 @@ async def test_sqlite_many_concurrent_writers_all_succeed(db, app, make_client, 
     assert await session.scalar(select(func.count()).select_from(Post)) == 40
 
 
+def wait_until(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    """Poll `condition` until it holds; fail with `what` if it does not within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} not within {seconds} s"
+        time.sleep(0.02)
+
+
+def answers(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def test_sigterm_lets_an_in_flight_request_finish(tmp_path):
     port = free_port()
-    env = os.environ | {
+    env = {
+        **os.environ,
+        **cheap_argon2_environ(),
         "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'warble.db'}",
         "SECRET_KEY": "shutdown test",
         "WARBLE_INSTANCE": str(tmp_path),
@@ -169,25 +205,16 @@ def test_sigterm_lets_an_in_flight_request_finish(tmp_path):
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "hypercorn did not start"
-                time.sleep(0.2)
+        wait_until(lambda: answers(port), 30, "hypercorn answering")
         result: dict[str, object] = {}
 
         def fetch() -> None:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/slow", timeout=20) as r:
                 result["status"], result["body"] = r.status, r.read().decode()
 
-        import threading
-
         thread = threading.Thread(target=fetch)
         thread.start()
-        time.sleep(0.5)  # the request is in flight
+        wait_until((tmp_path / slow_app.STARTED).exists, 10, "GET /slow in flight")
         server.send_signal(signal.SIGTERM)
         thread.join(timeout=20)
         assert result == {"status": 200, "body": "finished"}

@@ -24,7 +24,6 @@ from typing import Any
 import pytest
 from sqlalchemy import insert
 
-from app import create_app
 from app.models import Comment
 from app.queries import follows
 from tests.conftest import Client, body
@@ -259,35 +258,25 @@ async def visit_as_members(v: Visits, me: Client, loner: Client, w: dict[str, An
     await v.page("loner", loner, "/")  # an empty home timeline
 
 
-async def visit_special_apps(v: Visits, settings: dict[str, Any]) -> None:
-    """Registration closed, rate limits met, and a crash: an app configured for each."""
-    special = create_app(
-        settings
-        | {
-            "REGISTRATION_OPEN": False,
-            "RATE_LIMITS": True,
-            "RATE_LIMIT_AUTH": "1/minute",
-            "PROPAGATE_EXCEPTIONS": False,  # a crash answers with the 500 page, as in production
-        }
-    )
+async def visit_special_app(v: Visits, special: Any) -> None:
+    """Registration closed, rate limits met, and a crash."""
 
     async def crash() -> str:
         raise RuntimeError("a bug")
 
-    special.add_url_rule("/crash", "crash", crash)
+    special.app.add_url_rule("/crash", "crash", crash)
     who = "anonymous, registration closed, rate limits on"
-    async with special.test_app() as test_app:
-        anon = Client(test_app.test_client())
-        await v.page(who, anon, "/")
-        await v.page(who, anon, "/register")
-        await v.page(who, anon, "/login")
-        await v.post(who, anon, "/register", {"username": "newcomer"}, 403)
-        wrong = {"username": "ada", "password": "not the password"}
-        await v.post(who, anon, "/login", wrong, 422)  # the one attempt a minute allowed
-        await v.post(who, anon, "/login", wrong, 429)
-        await v.post(who, anon, "/login", wrong, 429, into="div")
-        await v.page(who, anon, "/crash", 500)
-        await v.fragment(who, anon, "/crash", 500, into="div")
+    anon = Client(special.test_client())
+    await v.page(who, anon, "/")
+    await v.page(who, anon, "/register")
+    await v.page(who, anon, "/login")
+    await v.post(who, anon, "/register", {"username": "newcomer"}, 403)
+    wrong = {"username": "ada", "password": "not the password"}
+    await v.post(who, anon, "/login", wrong, 422)  # the one attempt a minute allowed
+    await v.post(who, anon, "/login", wrong, 429)
+    await v.post(who, anon, "/login", wrong, 429, into="div")
+    await v.page(who, anon, "/crash", 500)
+    await v.fragment(who, anon, "/crash", 500, into="div")
 
 
 @pytest.fixture(scope="module")
@@ -297,7 +286,7 @@ def documents() -> dict[str, list[Document]]:
 
 
 async def test_every_page_and_fragment_renders(
-    db, settings, client, make_client, make_user, make_post, session, documents
+    db, client, make_client, make_user, make_post, session, documents
 ):
     world = await build_world(make_user, make_post, session)
     visits = Visits(db.backend)
@@ -308,7 +297,21 @@ async def test_every_page_and_fragment_renders(
     loner.login(world["loner"])
     await visit_as_anonymous(visits, client, world)
     await visit_as_members(visits, me, loner, world)
-    await visit_special_apps(visits, settings)
+
+
+async def test_every_page_of_a_closed_and_limited_instance_renders(
+    db, make_app, make_user, documents
+):
+    await make_user("ada")
+    special = await make_app(
+        REGISTRATION_OPEN=False,
+        RATE_LIMITS=True,
+        RATE_LIMIT_AUTH="1/minute",
+        PROPAGATE_EXCEPTIONS=False,  # a crash answers with the 500 page, as in production
+    )
+    visits = Visits(db.backend)
+    documents[f"{db.backend}, special"] = visits.documents
+    await visit_special_app(visits, special)
 
 
 # The checker's own test: what it must let through, and what it must report.

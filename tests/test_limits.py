@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from app import create_app
-from app.models import Post
+from app.models import Post, User
 from tests.conftest import PASSWORD, Client, body
 
+LIMITED = {
+    "RATE_LIMITS": True,
+    "RATE_LIMIT_AUTH": "3/minute",
+    "RATE_LIMIT_LOGIN_USER": "4/minute",
+    "RATE_LIMIT_WRITE": "3/minute",
+    "RATE_LIMIT_FOLLOW": "2/minute",
+}
 
-@pytest.fixture
-def settings_limited(settings):
-    settings.update(
-        RATE_LIMITS=True,
-        RATE_LIMIT_AUTH="3/minute",
-        RATE_LIMIT_LOGIN_USER="4/minute",
-        RATE_LIMIT_WRITE="3/minute",
-        RATE_LIMIT_FOLLOW="2/minute",
-    )
-    return settings
+
+async def limited_client(make_app, **overrides) -> Client:
+    """A client of an app with small limits (the default test app has none)."""
+    return Client((await make_app(**LIMITED, **overrides)).test_client())
 
 
 async def attempt(client, address: str = "10.0.0.1", username: str = "john", **headers):
@@ -31,7 +31,8 @@ async def attempt(client, address: str = "10.0.0.1", username: str = "john", **h
     )
 
 
-async def test_login_is_limited_per_address_with_retry_after(settings_limited, client, make_user):
+async def test_login_is_limited_per_address_with_retry_after(make_app, make_user):
+    client = await limited_client(make_app)
     await make_user("john")
     for _ in range(3):
         assert (await attempt(client)).status_code == 422
@@ -43,9 +44,8 @@ async def test_login_is_limited_per_address_with_retry_after(settings_limited, c
     assert (await attempt(client, "10.0.0.2", "someone")).status_code == 422
 
 
-async def test_limited_htmx_request_gets_a_fragment_where_the_user_looks(
-    settings_limited, client, make_user
-):
+async def test_limited_htmx_request_gets_a_fragment_where_the_user_looks(make_app, make_user):
+    client = await limited_client(make_app)
     for _ in range(3):
         await attempt(client)
     refused = await attempt(client, **{"HX-Request": "true"})
@@ -55,13 +55,15 @@ async def test_limited_htmx_request_gets_a_fragment_where_the_user_looks(
     assert refused.headers["HX-Retarget"] == "#messages"
 
 
-async def test_login_is_limited_per_username_across_addresses(settings_limited, client, make_user):
+async def test_login_is_limited_per_username_across_addresses(make_app, make_user):
+    client = await limited_client(make_app)
     await make_user("john")
     statuses = [(await attempt(client, f"10.0.1.{n}")).status_code for n in range(5)]
     assert statuses == [422, 422, 422, 422, 429]
 
 
-async def test_spoofed_forwarded_for_does_not_escape_the_limit(settings_limited, client):
+async def test_spoofed_forwarded_for_does_not_escape_the_limit(make_app):
+    client = await limited_client(make_app)
     statuses = [
         (
             await attempt(client, "10.0.0.9", f"user{n}", **{"X-Forwarded-For": f"192.0.2.{n}"})
@@ -71,13 +73,8 @@ async def test_spoofed_forwarded_for_does_not_escape_the_limit(settings_limited,
     assert statuses == [422, 422, 422, 429]
 
 
-@pytest.fixture
-def settings_behind_proxy(settings_limited):
-    settings_limited["PROXY_HOPS"] = 1
-    return settings_limited
-
-
-async def test_behind_a_proxy_the_forwarded_address_is_the_key(settings_behind_proxy, client):
+async def test_behind_a_proxy_the_forwarded_address_is_the_key(make_app):
+    client = await limited_client(make_app, PROXY_HOPS=1)
     statuses = [
         (
             await attempt(client, "127.0.0.1", f"user{n}", **{"X-Forwarded-For": f"192.0.2.{n}"})
@@ -87,9 +84,8 @@ async def test_behind_a_proxy_the_forwarded_address_is_the_key(settings_behind_p
     assert statuses == [422, 422, 422, 422]  # four clients, one attempt each
 
 
-async def test_registration_is_limited_per_address(settings_limited, client, count_rows):
-    from app.models import User
-
+async def test_registration_is_limited_per_address(make_app, count_rows):
+    client = await limited_client(make_app)
     statuses = []
     for n in range(4):
         await client.use_csrf()
@@ -109,15 +105,17 @@ async def test_registration_is_limited_per_address(settings_limited, client, cou
 
 
 async def test_posting_is_limited_per_account_and_the_refused_post_is_not_stored(
-    settings_limited, client, make_user, count_rows
+    make_app, make_user, count_rows
 ):
+    client = await limited_client(make_app)
     client.login(await make_user("john"))
     statuses = [(await client.post("/posts", {"body": f"post {n}"})).status_code for n in range(4)]
     assert statuses == [302, 302, 302, 429]
     assert await count_rows(Post) == 3
 
 
-async def test_follow_toggles_are_limited_per_account(settings_limited, client, make_user):
+async def test_follow_toggles_are_limited_per_account(make_app, make_user):
+    client = await limited_client(make_app)
     await make_user("susan")
     client.login(await make_user("john"))
     follows = [(await client.post("/user/susan/follow", htmx=True)).status_code for _ in range(3)]
@@ -132,25 +130,24 @@ async def test_rate_limits_off_lets_everything_through(client, make_user):
     assert statuses == {422}
 
 
-async def test_each_worker_counts_on_its_own(settings_limited, client, make_user):
+async def test_each_worker_counts_on_its_own(make_app, make_user):
     """As documented: counters live in each worker's memory, so W workers allow up to W x."""
+    client = await limited_client(make_app)
+    other_worker = await limited_client(make_app)  # a second app with the same settings
     await make_user("john")
-    second_worker = create_app(settings_limited)
-    async with second_worker.test_app() as other:
-        other_client = Client(other.test_client())
-        for _ in range(3):
-            assert (await attempt(client)).status_code == 422
-        assert (await attempt(client)).status_code == 429
-        assert (await attempt(other_client)).status_code == 422
+    for _ in range(3):
+        assert (await attempt(client)).status_code == 422
+    assert (await attempt(client)).status_code == 429
+    assert (await attempt(other_worker)).status_code == 422
 
 
-def test_malformed_limit_setting_fails_at_start(settings):
-    settings["RATE_LIMIT_WRITE"] = "lots"
+async def test_malformed_limit_setting_fails_at_start(make_app):
     with pytest.raises(ValueError, match="10/minute"):
-        create_app(settings)
+        await make_app(RATE_LIMIT_WRITE="lots")
 
 
-async def test_successful_login_still_works_under_the_limit(settings_limited, client, make_user):
+async def test_successful_login_still_works_under_the_limit(make_app, make_user):
+    client = await limited_client(make_app)
     await make_user("john")
     response = await client.post("/login", {"username": "john", "password": PASSWORD})
     assert response.status_code == 302

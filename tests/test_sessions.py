@@ -80,11 +80,13 @@ async def test_a_forged_or_stale_auth_cookie_is_ignored(client, make_user):
     assert "@john" not in await body(await client.get("/"))
 
 
-async def test_healthz_reports_ok_without_secrets(client, settings):
+async def test_healthz_reports_ok_without_secrets(app, client):
     response = await client.get("/healthz")
     assert response.status_code == 200
     data = json.loads(await body(response))
     assert data == {"status": "ok", "database": "ok"}
     text = await body(response)
-    assert settings["SECRET_KEY"] not in text and "sqlite" not in text and "postgres" not in text
+    assert (
+        app.app.config["SECRET_KEY"] not in text and "sqlite" not in text and "postgres" not in text
+    )
     assert response.headers["Cache-Control"] == "no-store"

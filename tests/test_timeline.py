@@ -118,13 +118,31 @@ async def test_posts_arriving_while_paging_are_neither_repeated_nor_skipped(
     assert len(seen) == len(set(seen)) == 30
 
 
+# A known bug: decode() checks digits with str.isdigit(), which accepts superscripts that int()
+# refuses, so these answer 500. Strict: once fixed, the marks must go.
+SUPERSCRIPT_BUG = pytest.mark.xfail(
+    raises=AssertionError, strict=True, reason="app.pagination.decode: 500 on '\u00b2'"
+)
+
+
 @pytest.mark.parametrize(
     "cursor",
-    ["garbage", "1.", ".5", "-1.5", "99999999999999999999999.1", "1.99999999999999", "1.-3", "x.y"],
+    [
+        "garbage",
+        "1.",
+        ".5",
+        "-1.5",
+        "99999999999999999999999.1",
+        "1.99999999999999",
+        "1.-3",
+        "x.y",
+        pytest.param("1.\u00b2", marks=SUPERSCRIPT_BUG),
+        pytest.param("\u00b2.1", marks=SUPERSCRIPT_BUG),
+    ],
 )
 async def test_malformed_cursor_is_a_400_not_a_500(client, john, cursor):
     for path in ("/", "/explore", "/user/john", "/user/john/followers"):
-        response = await client.get(f"{path}?before={cursor}")
+        response = await client.raw.get(path, query_string={"before": cursor})
         assert response.status_code == 400, (path, cursor)
         assert "That page link is not valid" in await body(response)
 

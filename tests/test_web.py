@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import User
-from tests.conftest import body
+from tests.conftest import CSRF, Client, body
 
 REGISTRATION = {"username": "mallory", "email": "m@example.com", "password": "long enough"}
 
@@ -131,14 +131,26 @@ async def test_not_found_page_and_fragment(client):
     assert fragment.headers["HX-Retarget"] == "#messages"
 
 
+def allowed(response) -> set[str]:
+    return set(response.headers["Allow"].split(", "))
+
+
+async def test_unsafe_method_without_a_token_is_refused_before_routing(client):
+    assert (await client.raw.delete("/login")).status_code == 403
+    assert (await client.raw.put("/explore", headers={"X-CSRF-Token": "x"})).status_code == 403
+
+
 async def test_method_not_allowed_page_keeps_allow_header(client):
-    response = await client.raw.delete("/login")
-    assert response.status_code in (403, 405)  # CSRF runs first for unsafe methods
-    response = await client.raw.put("/explore", headers={"X-CSRF-Token": "x"})
-    assert response.status_code in (403, 405)
+    await client.use_csrf()  # past the CSRF check, which runs first for unsafe methods
+    response = await client.raw.delete("/login", headers={"X-CSRF-Token": CSRF})
+    assert response.status_code == 405
+    assert allowed(response) == {"GET", "HEAD", "OPTIONS", "POST"}
+    response = await client.raw.put("/explore", headers={"X-CSRF-Token": CSRF})
+    assert response.status_code == 405
+    assert allowed(response) == {"GET", "HEAD", "OPTIONS"}
     response = await client.get("/logout")
     assert response.status_code == 405
-    assert "POST" in response.headers["Allow"]
+    assert allowed(response) == {"OPTIONS", "POST"}
     assert "Method not allowed" in await body(response)
 
 
@@ -157,17 +169,14 @@ async def test_oversized_body_is_413_and_writes_nothing(client, session):
     assert await user_count(session) == 0
 
 
-@pytest.fixture
-def settings_broken(settings):
-    settings["PROPAGATE_EXCEPTIONS"] = False
-    return settings
+async def test_unexpected_error_is_a_friendly_500(make_app):
+    broken = await make_app(PROPAGATE_EXCEPTIONS=False)  # as in production, not as in tests
+    client = Client(broken.test_client())
 
-
-async def test_unexpected_error_is_a_friendly_500(settings_broken, app, client):
     async def boom() -> str:
         raise RuntimeError("secret detail")
 
-    app.app.add_url_rule("/boom", "boom", boom)
+    broken.app.add_url_rule("/boom", "boom", boom)
     response = await client.get("/boom")
     assert response.status_code == 500
     html = await body(response)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from playwright.async_api import ConsoleMessage, Page, Request, Response, expect
 
-from tests.browser.server import PASSWORD
+from tests.hashing import PASSWORD
 
 # Playwright's init scripts run despite the page's CSP; a violation becomes a console error too.
 CSP_LISTENER = """

@@ -21,21 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from app.clock import utcnow
 from app.db import make_engine
 from app.models import Comment, Post
-from app.passwords import _hasher
 from app.queries import follows, users
+from tests.hashing import PASSWORD_HASH, cheap_argon2_environ
 
 BIN = Path(sys.executable).parent  # the virtualenv's bin: warble and hypercorn live here
-PASSWORD = "correct horse battery"
 MINUTE = timedelta(minutes=1)
-_password_hash: str | None = None
-
-
-def password_hash() -> str:
-    """Hashed once per process: argon2 is slow on purpose."""
-    global _password_hash
-    if _password_hash is None:
-        _password_hash = _hasher.hash(PASSWORD)
-    return _password_hash
 
 
 def unique_name(prefix: str) -> str:
@@ -62,15 +52,19 @@ class Server:
     log: IO[bytes] | None = field(default=None, repr=False)
 
     def environ(self) -> dict[str, str]:
-        env = os.environ | {
-            "DATABASE_URL": self.database_url,
-            "SECRET_KEY": "browser tests secret key",
-            "SECURE_COOKIES": "false",  # plain http: Chromium drops Secure cookies
-            "RATE_LIMITS": "off",
-            "REGISTRATION_OPEN": "true",
-            "AVATARS": "identicon",
-            "WARBLE_INSTANCE": str(self.folder),
-        }
+        env = (
+            os.environ
+            | cheap_argon2_environ()
+            | {
+                "DATABASE_URL": self.database_url,
+                "SECRET_KEY": "browser tests secret key",
+                "SECURE_COOKIES": "false",  # plain http: Chromium drops Secure cookies
+                "RATE_LIMITS": "off",
+                "REGISTRATION_OPEN": "true",
+                "AVATARS": "identicon",
+                "WARBLE_INSTANCE": str(self.folder),
+            }
+        )
         env.pop("DATABASE_SCHEMA", None)
         if self.schema:
             env["DATABASE_SCHEMA"] = self.schema
@@ -150,7 +144,7 @@ class Server:
         try:
             async with async_sessionmaker(engine, expire_on_commit=False)() as session:
                 user = await users.create_user(
-                    session, username, f"{username.lower()}@example.com", password_hash()
+                    session, username, f"{username.lower()}@example.com", PASSWORD_HASH
                 )
                 user.about_me = about
                 await session.commit()

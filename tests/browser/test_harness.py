@@ -19,15 +19,17 @@ async def test_watch_reports_csp_violations_console_errors_and_404s(
     await page.goto(f"{server.url}/explore")
     watch = watch_of(page)
     assert watch.problems == []
-    await page.evaluate(
-        """() => {
-          const s = document.createElement("script");
-          s.textContent = "window.inlineRan = true";
-          document.body.append(s);
-        }"""
-    )
-    await page.evaluate("() => fetch('/no-such-page')")
-    await page.wait_for_timeout(200)
+    # Wait for the events themselves: the Watch, listening first, has seen them by then.
+    async with page.expect_console_message(lambda m: "CSP violation: script-src" in m.text):
+        await page.evaluate(
+            """() => {
+              const s = document.createElement("script");
+              s.textContent = "window.inlineRan = true";
+              document.body.append(s);
+            }"""
+        )
+    async with page.expect_response(lambda r: r.url.endswith("/no-such-page")):
+        await page.evaluate("() => fetch('/no-such-page')")
     assert await page.evaluate("() => window.inlineRan ?? false") is False
     found = "\n".join(watch.problems)
     assert "CSP violation: script-src" in found

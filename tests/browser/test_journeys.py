@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.async_api import Dialog, Page, expect
+from playwright.async_api import Dialog, Page, Request, Route, expect
 
 from tests.browser.conftest import NewPage
 from tests.browser.pages import log_in, post_ids, register, same_page, watch_of
@@ -64,6 +64,47 @@ async def test_post_from_the_keyboard_appears_on_top_without_a_page_load(
 
     await page.reload()
     await expect(page.locator("#feed article.post").first).to_contain_text("second line")
+
+
+async def test_two_rapid_submissions_send_one_request_and_store_one_post(
+    server: Server, new_page: NewPage
+) -> None:
+    username, user_id = await server.make_user("eager")
+    page = await new_page()
+    await log_in(page, server.url, username)
+    box = page.locator("#composer-body")
+    button = page.locator("#composer button[type=submit]")
+    sent: list[str] = []
+    held: list[Route] | None = []
+
+    async def hold(route: Route) -> None:
+        """Keep POST /posts in flight until the test has tried to submit again."""
+        sent.append(route.request.method)
+        if held is not None:
+            held.append(route)
+        else:
+            await route.continue_()
+
+    def is_post(request: Request) -> bool:
+        return request.method == "POST" and request.url == f"{server.url}/posts"
+
+    await page.route(f"{server.url}/posts", hold)
+    async with same_page(page):
+        await box.fill("Only once, please")
+        async with page.expect_request(is_post):
+            await button.dblclick()
+        await expect(button).to_be_disabled()
+        await box.press("Control+Enter")  # and the shortcut too, while the post is in flight
+        routes, held = held, None
+        for route in routes:
+            await route.continue_()
+        await expect(page.locator("#feed article.post")).to_have_count(1)
+        await expect(box).to_have_value("")
+        await expect(page.locator("#composer.htmx-request")).to_have_count(0)
+
+    assert sent == ["POST"]
+    stored = await server.scalar("SELECT count(*) FROM posts WHERE author_id = :a", a=user_id)
+    assert stored == 1
 
 
 async def test_follow_and_unfollow_swap_in_place_and_persist(
