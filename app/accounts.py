@@ -7,14 +7,18 @@ each front door shows them its own way (a form beside its fields, the CLI on one
 
 from __future__ import annotations
 
+import logging
 import re
+import unicodedata
+from typing import NoReturn
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import ABOUT_MAX, EMAIL_MAX, USERNAME_MAX, USERNAME_MIN, User
 from app.passwords import hash_password
-from app.queries import users
+from app.queries import user_sessions, users
+from app.text import normalize_email
 
 USERNAME_RE = re.compile(rf"[A-Za-z0-9_]{{{USERNAME_MIN},{USERNAME_MAX}}}")
 EMAIL_RE = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s.\x00-\x1f\x7f]+")
@@ -24,6 +28,14 @@ USERNAME_TAKEN = "That username is taken. Please choose another."
 EMAIL_TAKEN = "That email address is already registered."
 
 Errors = dict[str, str]
+log = logging.getLogger(__name__)
+
+
+def normalize_username(username: str) -> str:
+    """What someone typed as a username, in the form the rules check: compatibility characters
+    (fullwidth letters, ligatures) folded by NFKC, surrounding space dropped. Usernames stay
+    ASCII: a name that is not ASCII after this is refused by username_error."""
+    return unicodedata.normalize("NFKC", username).strip()
 
 
 def username_error(username: str) -> str | None:
@@ -87,6 +99,7 @@ class Rejected(Exception):
 
 async def create_account(session: AsyncSession, username: str, email: str, password: str) -> User:
     """Check and create an account, committed; raises Rejected with the messages by field."""
+    username = normalize_username(username)
     if errors := await registration_errors(session, username, email, password):
         raise Rejected(errors)
     password_hash = await hash_password(password)
@@ -99,30 +112,37 @@ async def create_account(session: AsyncSession, username: str, email: str, passw
     return user
 
 
-async def profile_errors(session: AsyncSession, user_id: int, about_me: str, email: str) -> Errors:
-    errors = _found(("about_me", about_error(about_me)), ("email", email_error(email)))
-    if "email" not in errors and await users.email_taken(session, email, except_user_id=user_id):
-        errors["email"] = EMAIL_TAKEN
-    return errors
+async def save_profile(session: AsyncSession, user: User, about_me: str, email: str) -> None:
+    """Check and save a profile, committed; raises Rejected with the messages by field.
 
-
-async def save_profile(session: AsyncSession, user_id: int, about_me: str, email: str) -> None:
-    """Check and save a profile, committed; raises Rejected with the messages by field."""
-    if errors := await profile_errors(session, user_id, about_me, email):
+    An address that belongs to another account is refused, and the attempt logged: without
+    mail, Warble cannot let the owner of an address prove it, so the answer says it is taken
+    (docs/security.md: the view limits how often it can be asked).
+    """
+    if errors := _found(("about_me", about_error(about_me)), ("email", email_error(email))):
         raise Rejected(errors)
+    if normalize_email(email) != user.email_normalized and await users.email_taken(
+        session, email, except_user_id=user.id
+    ):
+        _refuse_taken_email(user)
     try:
-        await users.update_profile(session, user_id, about_me=about_me, email=email)
+        await users.update_profile(session, user.id, about_me=about_me, email=email)
         await session.commit()
-    except IntegrityError:  # the address was registered a moment ago
+    except IntegrityError:  # registered a moment ago
         await session.rollback()
-        raise Rejected({"email": EMAIL_TAKEN}) from None
+        _refuse_taken_email(user)
 
 
-async def set_password(session: AsyncSession, user_id: int, password: str) -> int:
-    """A new password, committed: every session of the account ends. Returns the new session
-    epoch (a caller that keeps its own session starts a new one with it)."""
+def _refuse_taken_email(user: User) -> NoReturn:
+    log.warning("user %s asked for an email address another account has", user.id)
+    raise Rejected({"email": EMAIL_TAKEN})
+
+
+async def set_password(session: AsyncSession, user_id: int, password: str) -> None:
+    """A new password, committed: every session of the account ends (a caller who keeps
+    theirs starts a new one)."""
     if message := password_error(password):
         raise Rejected({"password": message})
-    epoch = await users.change_password(session, user_id, await hash_password(password))
+    await users.set_password_hash(session, user_id, await hash_password(password))
+    await user_sessions.end_sessions(session, user_id)
     await session.commit()
-    return epoch

@@ -102,6 +102,9 @@ def from_environment() -> dict[str, Any]:
         "ARGON2_TIME_COST": _int("ARGON2_TIME_COST", RFC_9106_LOW_MEMORY.time_cost),
         "ARGON2_MEMORY_COST": _int("ARGON2_MEMORY_COST", RFC_9106_LOW_MEMORY.memory_cost),  # KiB
         "ARGON2_PARALLELISM": _int("ARGON2_PARALLELISM", RFC_9106_LOW_MEMORY.parallelism),
+        "SESSION_IDLE_HOURS": _int("SESSION_IDLE_HOURS", 24),
+        "REMEMBER_DAYS": _int("REMEMBER_DAYS", 30),
+        "HSTS_MAX_AGE": _int("HSTS_MAX_AGE", 365 * 24 * 3600),
     } | {name: os.environ.get(name, default) for name, default in RATE_LIMIT_DEFAULTS.items()}
 
 
@@ -113,6 +116,8 @@ def derived(config: dict[str, Any]) -> dict[str, Any]:
         "QUART_AUTH_COOKIE_SAMESITE": "Lax",
         "QUART_AUTH_COOKIE_HTTP_ONLY": True,
         "QUART_AUTH_COOKIE_NAME": "warble_auth",
+        # "Remember me" keeps the cookie as long as the server keeps its session.
+        "QUART_AUTH_DURATION": config["REMEMBER_DAYS"] * 24 * 3600,
         "SESSION_COOKIE_SECURE": secure,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_HTTPONLY": True,

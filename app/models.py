@@ -21,17 +21,18 @@ class User(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(USERNAME_MAX))
     email: Mapped[str] = mapped_column(String(EMAIL_MAX))
+    # NFKC + casefold of email (app/text.py:normalize_email): "Ärger@x" and "ärger@x" are
+    # one address on every database, where lower() is ASCII-only on SQLite.
+    email_normalized: Mapped[str] = mapped_column(String(EMAIL_MAX * 3))
     password_hash: Mapped[str] = mapped_column(String(255))
     about_me: Mapped[str] = mapped_column(Text, default="", server_default="")
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # Part of every session's identity: raising it (on a password change) ends all sessions.
-    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
 
     __table_args__ = (
         # "Susan" and "susan" are the same person: uniqueness ignores case.
         Index("ix_users_lower_username", func.lower(username), unique=True),
-        Index("ix_users_lower_email", func.lower(email), unique=True),
+        Index("ix_users_email_normalized", email_normalized, unique=True),
         CheckConstraint(
             f"length(username) BETWEEN {USERNAME_MIN} AND {USERNAME_MAX}", name="username_length"
         ),
@@ -41,6 +42,7 @@ class User(Base):
         return f"<User {self.username}>"
 
 
+USER_AGENT_MAX = 255
 POST_MAX = 500
 COMMENT_MAX = 500
 
@@ -99,4 +101,29 @@ class Comment(Base):
     __table_args__ = (
         Index("ix_comments_post_id_created_at_id", "post_id", "created_at", "id"),
         CheckConstraint(f"length(body) BETWEEN 1 AND {COMMENT_MAX}", name="body_length"),
+    )
+
+
+class UserSession(Base):
+    """One login: the session cookie names it by a random token, of which only the hash is
+    stored. Deleting the row ends the session on every worker and host."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the cookie's token, hex
+    remember: Mapped[bool] = mapped_column(default=False)
+    user_agent: Mapped[str] = mapped_column(String(USER_AGENT_MAX), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Idle sessions: last use + SESSION_IDLE_HOURS; "remember me": login + REMEMBER_DAYS.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(lazy="raise", innerjoin=True)
+
+    __table_args__ = (
+        Index("ix_user_sessions_token_hash", "token_hash", unique=True),
+        # A user's sessions, newest use first (the settings list; ending them all).
+        Index("ix_user_sessions_user_id_last_used_at", "user_id", last_used_at.desc()),
     )

@@ -1,71 +1,74 @@
-"""Who is logged in: the cookie's identity, the user on `g`, starting and ending sessions.
+"""Who is logged in: the session cookie, the user on `g`, starting and ending sessions.
 
-A session cookie (Quart-Auth's signed `warble_auth`) names `user_id.epoch`. Raising a user's
-session epoch (a password change) makes every cookie issued before it worthless.
+A login is a `user_sessions` row. The session cookie (Quart-Auth's signed `warble_auth`) holds
+a random token; the row holds its SHA-256, so a copy of the database opens no session. Ending
+a session deletes its row: its cookie is worthless at once, on every worker and host.
+Without "remember me" a session ends after SESSION_IDLE_HOURS without use; with it,
+REMEMBER_DAYS after the login.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import hashlib
+import re
+import secrets
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from quart import Quart, abort, g, redirect, request, session, url_for
+from quart import Quart, abort, current_app, g, redirect, request, url_for
 from quart.typing import ResponseReturnValue
 from quart_auth import AuthUser, QuartAuth, Unauthorized, current_user, login_user, logout_user
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clock import utcnow
 from app.db import read_session, write_session
-from app.models import User
-from app.queries import users
+from app.models import USER_AGENT_MAX, User, UserSession
+from app.queries import user_sessions, users
 from app.web import is_htmx, rotate_csrf_token
 
-LAST_SEEN_EVERY = timedelta(minutes=5)
+# A session's use (and the user's last_seen_at) is written at most this often: an idle
+# session ends between SESSION_IDLE_HOURS and that plus this after its last request.
+TOUCH_EVERY = timedelta(minutes=5)
+TOKEN_MAX = 64  # the cookie's token is 43 characters; anything longer was not made here
 # Answered without looking up who is logged in: no database work for files and avatars.
 NO_USER_ENDPOINTS = {"static", "avatars.show", "healthz"}
 
 
-def auth_id_for(user_id: int, epoch: int) -> str:
-    """What a session cookie names: the user and the session epoch it was issued in."""
-    return f"{user_id}.{epoch}"
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
-def parse_auth_id(auth_id: str) -> tuple[int, int] | None:
-    """(user id, epoch) from a cookie's identity, or None when it is malformed."""
-    user_id, _, epoch = auth_id.partition(".")
-    if not (user_id.isdigit() and epoch.isdigit()) or len(user_id) > 10:
-        return None
-    return int(user_id), int(epoch)
+def _expiry(remember: bool, now: datetime) -> datetime:
+    config = current_app.config
+    if remember:
+        return now + timedelta(days=config["REMEMBER_DAYS"])
+    return now + timedelta(hours=config["SESSION_IDLE_HOURS"])
 
 
-async def _user_for(auth_id: str) -> User | None:
-    """The user a cookie belongs to, or None if its session was ended (or it is malformed)."""
-    parsed = parse_auth_id(auth_id)
-    if parsed is None:
-        return None
-    user = await users.get_user(read_session(), parsed[0])
-    if user is None or user.session_epoch != parsed[1]:
-        return None
-    return user
+async def load_user_and_touch_session() -> None:
+    """Put the logged-in user (or None) on `g`, and their session on `g.login`.
 
-
-async def load_user_and_touch_last_seen() -> None:
-    """Put the logged-in user (or None) on `g`.
-
-    Writes: `last_seen_at`, at most once every five minutes per user — the one write a GET
-    may make, in a transaction of its own.
+    Writes: the session's last use (extending an idle session) and the user's
+    last_seen_at, at most once every TOUCH_EVERY, in a transaction of their own.
     """
-    g.user = None
-    if request.endpoint in NO_USER_ENDPOINTS or current_user.auth_id is None:
+    g.user = g.login = None
+    token = current_user.auth_id
+    if request.endpoint in NO_USER_ENDPOINTS or token is None:
         return
-    user = await _user_for(current_user.auth_id)
-    if user is None:  # deleted account or ended session
+    now = utcnow()
+    login = None
+    if len(token) <= TOKEN_MAX:
+        login = await user_sessions.active_session(read_session(), token_hash(token), now)
+    if login is None:  # ended, expired, or never ours
         logout_user()
         return
-    g.user = user
-    now = utcnow()
-    if user.last_seen_at is None or now - user.last_seen_at > LAST_SEEN_EVERY:
+    g.user, g.login = login.user, login
+    seen = login.user.last_seen_at
+    if now - login.last_used_at > TOUCH_EVERY or seen is None or now - seen > TOUCH_EVERY:
         session = await write_session()
-        await users.touch_last_seen(session, user.id, now)
+        expires_at = None if login.remember else _expiry(False, now)
+        await user_sessions.touch(session, login.id, now, expires_at)
+        await users.touch_last_seen(session, login.user_id, now)
         await session.commit()
 
 
@@ -77,17 +80,37 @@ def signed_in_user() -> User:
     return user
 
 
-def start_session(user: User, *, remember: bool) -> None:
-    """A new signed cookie for this login, and a new CSRF token: nothing issued before the
-    switch is worth anything after it."""
-    login_user(AuthUser(auth_id_for(user.id, user.session_epoch)), remember=remember)
-    session["remember"] = remember
+def current_login() -> UserSession:
+    login: UserSession | None = g.get("login")
+    if login is None:
+        abort(401)
+    return login
+
+
+async def start_session(session: AsyncSession, user: User, *, remember: bool) -> None:
+    """A new session for this login, and a new CSRF token: nothing issued before the switch
+    is worth anything after it. The caller commits."""
+    now = utcnow()
+    token = secrets.token_urlsafe(32)
+    await user_sessions.prune_expired(session, user.id, now)
+    await user_sessions.create_session(
+        session,
+        user_id=user.id,
+        token_hash=token_hash(token),
+        remember=remember,
+        user_agent=request.headers.get("User-Agent", "")[:USER_AGENT_MAX],
+        now=now,
+        expires_at=_expiry(remember, now),
+    )
+    login_user(AuthUser(token), remember=remember)
     rotate_csrf_token()
 
 
-def end_session() -> None:
+async def end_session(session: AsyncSession) -> None:
+    """Log out here: this session's row goes, and so do its cookie and CSRF token."""
+    if (login := g.get("login")) is not None:
+        await user_sessions.end_session(session, login.user_id, login.id)
     logout_user()
-    session.pop("remember", None)
     rotate_csrf_token()
 
 
@@ -109,7 +132,35 @@ async def to_login(_error: Unauthorized) -> ResponseReturnValue:
     return redirect(target)
 
 
+BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"))
+SYSTEMS = (
+    ("Android", "Android"),
+    ("iPhone", "iOS"),
+    ("iPad", "iPadOS"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+)
+TOOL = re.compile(r"^([A-Za-z][\w.-]*)/")
+
+
+def describe_user_agent(agent: str) -> str:
+    """ "Firefox on Linux", "Safari on iOS", "curl": enough to recognise a device in a list."""
+    browser = next((name for mark, name in BROWSERS if mark in agent), None)
+    if browser is None and "Safari/" in agent:
+        browser = "Safari"
+    system = next((name for mark, name in SYSTEMS if mark in agent), None)
+    if browser and system:
+        return f"{browser} on {system}"
+    if browser or system:
+        return browser or f"A browser on {system}"
+    match = TOOL.match(agent)
+    return match.group(1) if match and agent.split("/")[0] != "Mozilla" else "Unknown device"
+
+
 def init_app(app: Quart) -> None:
     QuartAuth(app)
-    app.before_request(load_user_and_touch_last_seen)
+    app.before_request(load_user_and_touch_session)
     app.register_error_handler(Unauthorized, to_login)
+    app.jinja_env.filters["device"] = describe_user_agent

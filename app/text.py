@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -21,6 +22,12 @@ def clean(text: str) -> str:
     """Normalise line ends and drop control characters and lone surrogates, then trim."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return CONTROL.sub("", text).strip()
+
+
+def normalize_email(email: str) -> str:
+    """The form in which two email addresses are compared: NFKC, then casefold. Unlike SQL's
+    lower(), the same on every database and for every script ("Ärger@" is "ärger@")."""
+    return unicodedata.normalize("NFKC", email).casefold()
 
 
 def mentioned(bodies: list[str]) -> set[str]:

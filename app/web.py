@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from markupsafe import Markup
-from quart import Quart, Response, current_app, request, session, url_for
+from quart import Quart, Response, current_app, g, request, session, url_for
 from werkzeug.exceptions import BadRequest, Forbidden, HTTPException, InternalServerError
 from werkzeug.routing import IntegerConverter, Map
 
@@ -17,7 +17,8 @@ from app.models import ABOUT_MAX, COMMENT_MAX, EMAIL_MAX, POST_MAX, USERNAME_MAX
 from app.pagination import FIRST, MAX_ID, Cursor, InvalidCursor, Page, decode
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-HTMX_VARY = ("HX-Request", "HX-Boosted", "HX-History-Restore-Request")
+# Every page depends on these request headers: caches must keep one copy per value.
+VARY = ("HX-Request", "HX-Boosted", "HX-History-Restore-Request", "Cookie")
 
 
 def is_htmx() -> bool:
@@ -102,11 +103,25 @@ async def _security_headers(response: Response) -> Response:
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if hsts := current_app.extensions["hsts"]:
+        headers.setdefault("Strict-Transport-Security", hsts)
     if request.endpoint != "static":
-        response.vary.update(HTMX_VARY)
-        if response.mimetype == "text/html":
+        response.vary.update(VARY)
+        if g.get("user") is not None:
+            # Someone's own page (their email, their timeline): never stored, so that Back
+            # after logging out shows nothing of it.
+            headers["Cache-Control"] = "no-store"
+        elif response.mimetype == "text/html":
             headers.setdefault("Cache-Control", "private, no-cache")
     return response
+
+
+def strict_transport_security(app: Quart) -> str | None:
+    """Browsers that saw it use https only: sent when cookies are Secure (served over TLS)."""
+    max_age = app.config["HSTS_MAX_AGE"]
+    if not app.config["SECURE_COOKIES"] or max_age <= 0:
+        return None
+    return f"max-age={max_age}"
 
 
 ERROR_TITLES = {
@@ -202,6 +217,7 @@ class IdConverter(IntegerConverter):
 def init_app(app: Quart) -> None:
     app.url_map.converters["id"] = IdConverter
     app.extensions["csp"] = content_security_policy(app)  # fixed by the configuration
+    app.extensions["hsts"] = strict_transport_security(app)
     app.before_request(_check_csrf)
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, error_response)

@@ -7,6 +7,7 @@ import asyncio
 import os
 import random
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -20,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +29,12 @@ from quart_auth import generate_auth_token
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app import create_app
+from app.clock import utcnow
 from app.config import database_schema, database_url
 from app.db import make_engine
 from app.models import User
-from app.queries import timeline
-from app.sessions import auth_id_for
+from app.queries import timeline, user_sessions
+from app.sessions import token_hash
 from bench.common import sample_viewers, save
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,11 +56,23 @@ async def prepare(url: str, schema: str | None) -> tuple[list[Target], str]:
     engine = make_engine(url, schema=schema)
     try:
         viewer = (await sample_viewers(engine, 1, seed=5))[0]
+        token = secrets.token_urlsafe(32)
         async with async_sessionmaker(engine, expire_on_commit=False)() as session:
             user = await session.get_one(User, viewer.user_id)
             first = await timeline.home_timeline(session, user.id)
+            now = utcnow()  # a remembered session, like a returning reader's
+            await user_sessions.create_session(
+                session,
+                user_id=user.id,
+                token_hash=token_hash(token),
+                remember=True,
+                user_agent="bench",
+                now=now,
+                expires_at=now + timedelta(days=1),
+            )
+            await session.commit()
         warble = create_app({"SECRET_KEY": SECRET_KEY, "DATABASE_URL": url})
-        auth = generate_auth_token(warble.test_client(), auth_id_for(user.id, user.session_epoch))
+        auth = generate_auth_token(warble.test_client(), token)
         # A returning browser also sends its session cookie (with its CSRF token); without it
         # every page would mint a token and set a new session cookie.
         signer = warble.session_interface.get_signing_serializer(warble)

@@ -28,7 +28,16 @@ PASSWORD_HASH = (
     "CUCNTQp9zQy8hN+gE0Exog$5E0ksJXkWMujdErLBWKsGKV0pbnaJWf3TQn8wKkZfHs"
 )
 COLUMNS = {
-    "users": ("id", "username", "email", "created_at", "last_seen_at", "password_hash", "about_me"),
+    "users": (
+        "id",
+        "username",
+        "email",
+        "created_at",
+        "last_seen_at",
+        "password_hash",
+        "about_me",
+        "email_normalized",
+    ),
     "follows": ("follower_id", "followed_id", "created_at"),
     "posts": ("id", "author_id", "body", "created_at"),
     "comments": ("id", "post_id", "author_id", "body", "created_at"),
@@ -53,7 +62,7 @@ def asyncpg_dsn(url: str) -> str:
 def _rows(table: str, dataset: Dataset) -> Iterator[list[tuple[Any, ...]]]:
     if table == "users":
         for chunk in dataset.users():
-            yield [(*row, PASSWORD_HASH, "") for row in chunk]
+            yield [(*row, PASSWORD_HASH, "", row[2]) for row in chunk]  # emails are lower-case
     else:
         yield from getattr(dataset, table)()
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +21,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app import create_app
+from app.clock import utcnow
 from app.db import Base, make_engine
 from app.models import User
-from app.queries import users
-from app.sessions import auth_id_for
+from app.queries import user_sessions, users
+from app.sessions import token_hash
 from tests.hashing import CHEAP_ARGON2, PASSWORD, PASSWORD_HASH
 
 __all__ = ["PASSWORD", "PASSWORD_HASH"]  # tests import them from here
@@ -192,10 +195,23 @@ class Client:
         async with self.raw.session_transaction() as s:
             s["csrf"] = CSRF
 
-    def login(self, user: User) -> None:
-        """Log in by cookie, as a browser would after POST /login (without the argon2 cost)."""
-        token = generate_auth_token(self.raw, auth_id_for(user.id, user.session_epoch))
-        self.raw.set_cookie("localhost", "warble_auth", token)
+    async def login(self, user: User) -> None:
+        """Log in by cookie, as a browser would after POST /login (without the argon2 cost):
+        a session row of the user's, and the cookie that names it."""
+        token = secrets.token_urlsafe(32)
+        async with self.raw.app.extensions["db_writer"]() as session:
+            now = utcnow()
+            await user_sessions.create_session(
+                session,
+                user_id=user.id,
+                token_hash=token_hash(token),
+                remember=False,
+                user_agent="test client",
+                now=now,
+                expires_at=now + timedelta(days=1),
+            )
+            await session.commit()
+        self.raw.set_cookie("localhost", "warble_auth", generate_auth_token(self.raw, token))
 
     def logout(self) -> None:
         self.raw.delete_cookie("localhost", "warble_auth")

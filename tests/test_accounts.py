@@ -84,6 +84,51 @@ async def test_email_is_unique_ignoring_case(client, session, make_user):
     assert len(await users(session)) == 1
 
 
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("Ärger@example.com", "ärger@example.com"), ("ÉMILE@example.com", "émile@EXAMPLE.com")],
+)
+async def test_email_is_unique_ignoring_case_in_every_script(
+    client, session, make_user, first, second
+):
+    await make_user("susan", email=first)
+    data = {"username": "other", "email": second, "password": "long enough"}
+    response = await client.post("/register", data)
+    assert response.status_code == 422
+    assert "already registered" in await body(response)
+    assert len(await users(session)) == 1
+
+
+async def test_email_written_with_compatibility_characters_is_the_same_address(
+    client, session, make_user
+):
+    await make_user("susan", email="susan@example.com")
+    data = {"username": "other", "email": "ｓｕｓａｎ@example.com", "password": "long enough"}
+    response = await client.post("/register", data)
+    assert response.status_code == 422
+    assert len(await users(session)) == 1
+
+
+async def test_fullwidth_username_is_the_ascii_name(client, session, make_user):
+    await make_user("susan")
+    taken = await client.post(
+        "/register", {"username": "ＳＵＳＡＮ", "email": "x@example.com", "password": "long enough"}
+    )
+    assert taken.status_code == 422
+    assert "taken" in await body(taken)
+    fresh = await client.post(
+        "/register", {"username": "ｊｏｈｎ", "email": "j@example.com", "password": "long enough"}
+    )
+    assert fresh.status_code == 302
+    assert [u.username for u in await users(session)] == ["susan", "john"]
+
+
+async def test_login_folds_a_fullwidth_username(client, make_user):
+    await make_user("john")
+    response = await client.post("/login", {"username": "ｊｏｈｎ", "password": PASSWORD})
+    assert response.status_code == 302
+
+
 async def test_register_keeps_typed_values_escaped(client):
     data = {"username": "<b>x", "email": '"><script>x</script>', "password": "long enough"}
     html = await body(await client.post("/register", data))
@@ -144,13 +189,13 @@ async def test_auth_cookie_is_httponly_lax_and_a_session_cookie_without_remember
     assert "Max-Age" not in cookie and "Expires" not in cookie
 
 
-async def test_remember_me_keeps_the_cookie_for_a_year(client, make_user):
+async def test_remember_me_keeps_the_cookie_for_remember_days(client, make_user):
     await make_user("john")
     response = await client.post(
         "/login", {"username": "john", "password": PASSWORD, "remember": "on"}
     )
     max_age = re.search(r"Max-Age=(\d+)", _auth_cookie(response))
-    assert max_age and int(max_age.group(1)) == 365 * 24 * 3600
+    assert max_age and int(max_age.group(1)) == 30 * 24 * 3600
 
 
 @pytest.mark.filterwarnings("ignore:Secure cookies will be ignored")
@@ -240,7 +285,7 @@ async def _csrf(client) -> str:
 
 async def test_logged_in_user_visiting_login_or_register_goes_home(client, make_user):
     user = await make_user("john")
-    client.login(user)
+    await client.login(user)
     assert (await client.get("/login")).headers["Location"] == "/"
     assert (await client.get("/register")).headers["Location"] == "/"
 

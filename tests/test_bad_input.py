@@ -60,7 +60,7 @@ async def world(client, make_user, make_post):
     john = await make_user("john")
     await make_user("susan")
     post = await make_post(john, "a post")
-    client.login(john)
+    await client.login(john)
     return {"post_id": post.id}
 
 

@@ -20,7 +20,7 @@ async def test_simultaneous_follows_of_the_same_pair_make_one_edge(make_client, 
     john = await make_user("john")
     clients = [make_client() for _ in range(6)]
     for client in clients:
-        client.login(john)
+        await client.login(john)
     responses = await asyncio.gather(*(c.post("/user/susan/follow", htmx=True) for c in clients))
     assert [r.status_code for r in responses] == [200] * 6
     assert await count(session, select(func.count()).select_from(Follow)) == 1
@@ -48,11 +48,11 @@ async def test_deleting_a_post_while_it_is_commented_leaves_no_orphans(
     john = await make_user("john")
     post_id = (await make_post(john, "going away")).id
     author = make_client()
-    author.login(john)
+    await author.login(john)
     commenters = []
     for n in range(6):
         client = make_client()
-        client.login(await make_user(f"fan{n}"))
+        await client.login(await make_user(f"fan{n}"))
         commenters.append(client)
     requests = [c.post(f"/posts/{post_id}/comments", {"body": "quick!"}) for c in commenters]
     requests.insert(3, author.post(f"/posts/{post_id}/delete"))

@@ -143,7 +143,7 @@ async def test_sqlite_many_concurrent_writers_all_succeed(db, app, make_client, 
     writers = []
     for n in range(8):
         client = make_client()
-        client.login(await make_user(f"writer{n}"))
+        await client.login(await make_user(f"writer{n}"))
         writers.append(client)
     posts = [
         w.post("/posts", {"body": f"post {i} by {n}"})

@@ -235,6 +235,7 @@ async def visit_as_members(v: Visits, me: Client, loner: Client, w: dict[str, An
     await v.page(who, me, "/settings/profile")
     await v.post(who, me, "/settings/profile", {"email": "nope", "about_me": "x" * 300}, 422)
     await v.page(who, me, "/settings/password")
+    await v.page(who, me, "/settings/sessions")
     wrong = {"current_password": "not it", "new_password": "short"}
     await v.post(who, me, "/settings/password", wrong, 422)
     # Writing, by htmx (fragments) and without JavaScript (pages).
@@ -292,9 +293,9 @@ async def test_every_page_and_fragment_renders(
     visits = Visits(db.backend)
     documents[db.backend] = visits.documents  # kept even if a visit fails half-way
     me = make_client()
-    me.login(world["viewer"])
+    await me.login(world["viewer"])
     loner = make_client()
-    loner.login(world["loner"])
+    await loner.login(world["loner"])
     await visit_as_anonymous(visits, client, world)
     await visit_as_members(visits, me, loner, world)
 

@@ -108,7 +108,7 @@ async def test_posting_is_limited_per_account_and_the_refused_post_is_not_stored
     make_app, make_user, count_rows
 ):
     client = await limited_client(make_app)
-    client.login(await make_user("john"))
+    await client.login(await make_user("john"))
     statuses = [(await client.post("/posts", {"body": f"post {n}"})).status_code for n in range(4)]
     assert statuses == [302, 302, 302, 429]
     assert await count_rows(Post) == 3
@@ -117,7 +117,7 @@ async def test_posting_is_limited_per_account_and_the_refused_post_is_not_stored
 async def test_follow_toggles_are_limited_per_account(make_app, make_user):
     client = await limited_client(make_app)
     await make_user("susan")
-    client.login(await make_user("john"))
+    await client.login(await make_user("john"))
     follows = [(await client.post("/user/susan/follow", htmx=True)).status_code for _ in range(3)]
     assert follows == [200, 200, 429]
     # Follow and unfollow count separately (each is its own endpoint).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic import command
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -62,8 +63,8 @@ async def test_migrated_schema_enforces_case_insensitive_usernames(empty_db):
     await migrate(empty_db, command.upgrade, "head")
     engine = empty_db.engine()
     insert = text(
-        "INSERT INTO users (username, email, password_hash, about_me, created_at) "
-        "VALUES (:u, :e, 'x', '', CURRENT_TIMESTAMP)"
+        "INSERT INTO users (username, email, email_normalized, password_hash, about_me, "
+        "created_at) VALUES (:u, :e, :e, 'x', '', CURRENT_TIMESTAMP)"
     )
     try:
         async with engine.begin() as connection:
@@ -139,8 +140,9 @@ async def test_schema_refuses_self_follow_and_overlong_posts(empty_db):
         async with engine.begin() as connection:
             await connection.execute(
                 text(
-                    "INSERT INTO users (username, email, password_hash, about_me, created_at) "
-                    "VALUES ('susan', 's@example.com', 'h', '', CURRENT_TIMESTAMP)"
+                    "INSERT INTO users (username, email, email_normalized, password_hash, "
+                    "about_me, created_at) "
+                    "VALUES ('susan', 's@example.com', 's@example.com', 'h', '', CURRENT_TIMESTAMP)"
                 )
             )
         for statement in statements:
@@ -153,3 +155,94 @@ async def test_schema_refuses_self_follow_and_overlong_posts(empty_db):
                 raise AssertionError(f"accepted: {statement[:60]}")
     finally:
         await engine.dispose()
+
+
+async def execute(db, *statements: str) -> list[list[tuple]]:
+    """Run each statement in one transaction; the rows of each SELECT."""
+    engine = db.engine()
+    results = []
+    try:
+        async with engine.begin() as connection:
+            for sql in statements:
+                result = await connection.execute(text(sql))
+                results.append([tuple(row) for row in result.all()] if result.returns_rows else [])
+    finally:
+        await engine.dispose()
+    return results
+
+
+def columns(table: str):
+    return lambda connection: {c["name"] for c in inspect(connection).get_columns(table)}
+
+
+async def test_0004_from_0003_normalises_emails_and_moves_sessions_to_rows(empty_db):
+    await migrate(empty_db, command.upgrade, "0003")
+    await execute(
+        empty_db,
+        "INSERT INTO users (username, email, password_hash, about_me, created_at, session_epoch) "
+        "VALUES ('Susan', 'Susan@Example.com', 'h', 'about', CURRENT_TIMESTAMP, 3), "
+        "('ada', 'ÄDA@example.com', 'h', '', CURRENT_TIMESTAMP, 0)",
+    )
+
+    await migrate(empty_db, command.upgrade, "0004")
+    [rows] = await execute(
+        empty_db, "SELECT username, email, email_normalized FROM users ORDER BY id"
+    )
+    assert rows == [
+        ("Susan", "Susan@Example.com", "susan@example.com"),
+        ("ada", "ÄDA@example.com", "äda@example.com"),
+    ]
+    assert "session_epoch" not in await inspect_db(empty_db, columns("users"))
+    await execute(
+        empty_db,
+        "INSERT INTO user_sessions (user_id, token_hash, remember, user_agent, created_at, "
+        "last_used_at, expires_at) VALUES (1, 'abc', false, '', CURRENT_TIMESTAMP, "
+        "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+    )
+    with_duplicate = (
+        "INSERT INTO users (username, email, email_normalized, password_hash, about_me, "
+        "created_at) VALUES ('other', 'äda@EXAMPLE.com', 'äda@example.com', 'h', '', "
+        "CURRENT_TIMESTAMP)"
+    )
+    try:
+        await execute(empty_db, with_duplicate)
+    except Exception as error:  # IntegrityError, wrapped differently per driver
+        assert "unique" in str(error).lower()
+    else:
+        raise AssertionError("a second 'äda@example.com' was accepted")
+    taken = (  # the username index survives SQLite's table rebuild
+        "INSERT INTO users (username, email, email_normalized, password_hash, about_me, "
+        "created_at) VALUES ('SUSAN', 'x@example.com', 'x@example.com', 'h', '', "
+        "CURRENT_TIMESTAMP)"
+    )
+    try:
+        await execute(empty_db, taken)
+    except Exception as error:
+        assert "unique" in str(error).lower()
+    else:
+        raise AssertionError("a second 'susan' was accepted")
+
+    await migrate(empty_db, command.downgrade, "0003")
+    [rows] = await execute(empty_db, "SELECT username, email, session_epoch FROM users ORDER BY id")
+    assert rows == [("Susan", "Susan@Example.com", 0), ("ada", "ÄDA@example.com", 0)]
+    assert "user_sessions" not in await inspect_db(empty_db, tables)
+    await migrate(empty_db, command.upgrade, "head")
+    [[(count,)]] = await execute(empty_db, "SELECT count(*) FROM users")
+    assert count == 2
+
+
+async def test_0004_refuses_addresses_that_become_one(empty_db):
+    """SQLite's lower() is ASCII-only, so 0003 could hold 'Ärger@' and 'ärger@': the upgrade
+    stops with a message naming both accounts, and changes nothing."""
+    if empty_db.backend != "sqlite":
+        pytest.skip("PostgreSQL's lower() already refused the second address at 0003")
+    await migrate(empty_db, command.upgrade, "0003")
+    await execute(
+        empty_db,
+        "INSERT INTO users (username, email, password_hash, about_me, created_at) VALUES "
+        "('one', 'Ärger@example.com', 'h', '', CURRENT_TIMESTAMP), "
+        "('two', 'ärger@example.com', 'h', '', CURRENT_TIMESTAMP)",
+    )
+    with pytest.raises(RuntimeError, match="users 1 and 2 have the same email address"):
+        await migrate(empty_db, command.upgrade, "0004")
+    assert await inspect_db(empty_db, current_revision) == "0003"

@@ -15,7 +15,7 @@ from tests.conftest import body
 @pytest.fixture
 async def john(make_user, client):
     user = await make_user("john")
-    client.login(user)
+    await client.login(user)
     return user
 
 
@@ -210,7 +210,7 @@ async def test_only_the_author_deletes_a_post(
 ):
     post_id = (await make_post(john)).id
     other = make_client()
-    other.login(await make_user("susan"))
+    await other.login(await make_user("susan"))
     assert (await other.post(f"/posts/{post_id}/delete")).status_code == 403
     assert await count_rows(Post) == 1
     anonymous = make_client()
@@ -243,8 +243,8 @@ async def test_comment_delete_by_comment_author_or_post_author_only(
 ):
     post_id = (await make_post(john)).id
     susan_client, mary_client = make_client(), make_client()
-    susan_client.login(await make_user("susan"))
-    mary_client.login(await make_user("mary"))
+    await susan_client.login(await make_user("susan"))
+    await mary_client.login(await make_user("mary"))
     await susan_client.post(f"/posts/{post_id}/comments", {"body": "one"})
     await susan_client.post(f"/posts/{post_id}/comments", {"body": "two"})
     html = await body(await client.get(f"/posts/{post_id}"))

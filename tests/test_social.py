@@ -138,7 +138,7 @@ async def test_reads_on_postgres_skip_the_transaction(app, client, make_user):
     def on_begin(connection) -> None:
         levels.append(connection.get_execution_options().get("isolation_level"))
 
-    client.login(await make_user("john"))
+    await client.login(await make_user("john"))
     await client.get("/")  # notes last_seen_at, in a write of its own: not again for 5 minutes
     event.listen(engine, "begin", on_begin)
     try:

@@ -30,7 +30,7 @@ def next_link(html: str) -> str | None:
 @pytest.fixture
 async def john(make_user, client):
     user = await make_user("john")
-    client.login(user)
+    await client.login(user)
     return user
 
 

@@ -17,7 +17,7 @@ from tests.conftest import Client, body
 async def pair(make_user, client):
     """john (logged in) and susan."""
     john, susan = await make_user("john"), await make_user("susan", about_me="I <3 <b>tea</b>")
-    client.login(john)
+    await client.login(john)
     return john, susan
 
 
@@ -110,7 +110,7 @@ async def test_follow_needs_login_and_csrf(make_client, pair, count_rows):
     assert (await anonymous.post("/user/susan/follow")).status_code == 302
     _, susan = pair
     forged = make_client()
-    forged.login(susan)
+    await forged.login(susan)
     assert (await forged.post("/user/john/follow", csrf=False)).status_code == 403
     assert await count_rows(Follow) == 0
 
@@ -172,6 +172,39 @@ async def test_settings_reject_bad_input(client, pair, session, form, message):
     assert (await session.get(User, john.id)).email == "john@example.com"
 
 
+async def test_settings_keep_the_own_address_in_another_case(client, pair, session):
+    john, _ = pair
+    response = await client.post("/settings/profile", {"about_me": "", "email": "JOHN@example.com"})
+    assert response.status_code == 302
+    session.expire_all()
+    user = await session.get(User, john.id)
+    assert (user.email, user.email_normalized) == ("JOHN@example.com", "john@example.com")
+
+
+async def test_asking_for_a_taken_address_is_logged(client, pair, caplog):
+    with caplog.at_level("WARNING", logger="app.accounts"):
+        response = await client.post(
+            "/settings/profile", {"about_me": "", "email": "Susan@Example.com"}
+        )
+    assert response.status_code == 422
+    john, _ = pair
+    assert f"user {john.id} asked for an email address another account has" in caplog.text
+
+
+async def test_profile_settings_are_limited_per_address(make_app, make_user, session):
+    app = await make_app(RATE_LIMITS=True, RATE_LIMIT_AUTH="2/minute")
+    client = Client(app.test_client())
+    john = await make_user("john")
+    await client.login(john)
+    for n in range(2):
+        form = {"about_me": "", "email": f"probe{n}@example.com"}
+        assert (await client.post("/settings/profile", form)).status_code == 302
+    limited = await client.post("/settings/profile", {"about_me": "", "email": "p@example.com"})
+    assert limited.status_code == 429
+    session.expire_all()
+    assert (await session.get(User, john.id)).email == "probe1@example.com"
+
+
 async def test_settings_need_login(make_client, pair):
     anonymous = make_client()
     response = await anonymous.get("/settings/profile")
@@ -210,7 +243,7 @@ def test_gravatar_url_format():
 async def test_gravatar_is_opt_in(make_app, make_user, make_post):
     client = Client((await make_app(AVATARS="gravatar")).test_client())
     john = await make_user("john")
-    client.login(john)
+    await client.login(john)
     await make_post(john)
     response = await client.get("/")
     assert gravatar_url("john@example.com", 96) in (await body(response)).replace("&amp;", "&")

@@ -1,18 +1,18 @@
-"""Accounts: register, log in, log out, change the password."""
+"""Accounts: register, log in, log out, change the password, see and end sessions."""
 
 from __future__ import annotations
 
 from quart import Blueprint, abort, current_app, flash, g, redirect, request, url_for
-from quart import session as cookie_session
 from quart.typing import ResponseReturnValue
 from quart_auth import login_required
 
 from app import accounts, sessions
+from app.clock import utcnow
 from app.db import read_session, write_session
 from app.limits import client_address, limited, login_username
 from app.passwords import hash_password, needs_rehash, verify_password
-from app.queries import users
-from app.web import render_template, safe_next
+from app.queries import user_sessions, users
+from app.web import is_htmx, render_template, safe_next
 
 bp = Blueprint("accounts", __name__)
 
@@ -32,19 +32,19 @@ async def register() -> ResponseReturnValue:
     if not current_app.config["REGISTRATION_OPEN"]:
         abort(403, "Registration is closed on this Warble.")
     form = await request.form
-    username = form.get("username", "").strip()
+    username = accounts.normalize_username(form.get("username", ""))
     email = form.get("email", "").strip()
+    session = await write_session()
     try:
-        user = await accounts.create_account(
-            await write_session(), username, email, form.get("password", "")
-        )
+        user = await accounts.create_account(session, username, email, form.get("password", ""))
     except accounts.Rejected as rejected:
         form_values = {"username": username, "email": email}
         html = await render_template(
             "pages/register.html", errors=rejected.errors, form=form_values
         )
         return html, 422
-    sessions.start_session(user, remember=False)
+    await sessions.start_session(session, user, remember=False)
+    await session.commit()
     await flash(f"Welcome to Warble, {user.username}!", "success")
     return redirect(url_for("timeline.index"))
 
@@ -61,7 +61,7 @@ async def login_form() -> ResponseReturnValue:
 @limited(("RATE_LIMIT_AUTH", client_address), ("RATE_LIMIT_LOGIN_USER", login_username))
 async def login() -> ResponseReturnValue:
     form = await request.form
-    username = form.get("username", "").strip()
+    username = accounts.normalize_username(form.get("username", ""))
     password = form.get("password", "")
     next_url = safe_next(form.get("next") or request.args.get("next"))
     known = accounts.username_error(username) is None  # a malformed name cannot exist: no lookup
@@ -72,17 +72,20 @@ async def login() -> ResponseReturnValue:
         return await render_template(
             "pages/login.html", error=LOGIN_FAILED, form=values, next_url=next_url
         ), 422
+    session = await write_session()
     if needs_rehash(user.password_hash):
-        session = await write_session()
         await users.set_password_hash(session, user.id, await hash_password(password))
-        await session.commit()
-    sessions.start_session(user, remember=form.get("remember", "") in {"on", "1", "true", "yes"})
+    remember = form.get("remember", "") in {"on", "1", "true", "yes"}
+    await sessions.start_session(session, user, remember=remember)
+    await session.commit()
     return redirect(next_url)
 
 
 @bp.post("/logout")
 async def logout() -> ResponseReturnValue:
-    sessions.end_session()
+    session = await write_session()
+    await sessions.end_session(session)
+    await session.commit()
     await flash("You have logged out.", "info")
     return redirect(url_for("timeline.index"))
 
@@ -107,9 +110,48 @@ async def change_password() -> ResponseReturnValue:
         errors["new_password"] = message
     if errors:
         return await render_template("pages/password.html", errors=errors), 422
-    me.session_epoch = await accounts.set_password(
-        await write_session(), me.id, form["new_password"]
-    )
-    sessions.start_session(me, remember=bool(cookie_session.get("remember")))
+    session = await write_session()
+    await accounts.set_password(session, me.id, form["new_password"])
+    await sessions.start_session(session, me, remember=sessions.current_login().remember)
+    await session.commit()
     await flash("Password changed. Your other sessions have been logged out.", "success")
     return redirect(url_for("users.profile", username=me.username))
+
+
+@bp.get("/settings/sessions")
+@login_required
+async def sessions_list() -> ResponseReturnValue:
+    me, here = sessions.signed_in_user(), sessions.current_login()
+    logins = await user_sessions.sessions_of(read_session(), me.id, utcnow())
+    return await render_template("pages/sessions.html", logins=logins, here=here.id)
+
+
+@bp.post("/settings/sessions/<id:session_id>/end")
+@login_required
+async def end_session(session_id: int) -> ResponseReturnValue:
+    """Log out one session: this one (then it is a logout), or another of the account's."""
+    me, here = sessions.signed_in_user(), sessions.current_login()
+    session = await write_session()
+    if session_id == here.id:
+        await sessions.end_session(session)
+        await session.commit()
+        await flash("You have logged out.", "info")
+        return redirect(url_for("timeline.index"))
+    if not await user_sessions.end_session(session, me.id, session_id):
+        abort(404, "That session has already ended.")
+    await session.commit()
+    if is_htmx():
+        return ""  # its row is swapped for nothing
+    await flash("That session is logged out.", "success")
+    return redirect(url_for("accounts.sessions_list"))
+
+
+@bp.post("/settings/sessions/end-others")
+@login_required
+async def end_other_sessions() -> ResponseReturnValue:
+    me, here = sessions.signed_in_user(), sessions.current_login()
+    session = await write_session()
+    await user_sessions.end_sessions(session, me.id, except_id=here.id)
+    await session.commit()
+    await flash("Every other session is logged out.", "success")
+    return redirect(url_for("accounts.sessions_list"))

@@ -9,7 +9,7 @@ from quart_auth import login_required
 from app import accounts
 from app.blueprints.feeds import feed_context
 from app.db import read_session, write_session
-from app.limits import account, limited
+from app.limits import account, client_address, limited
 from app.models import User
 from app.queries import follows, posts, users
 from app.sessions import signed_in_user
@@ -113,13 +113,14 @@ async def settings() -> ResponseReturnValue:
 
 
 @bp.post("/settings/profile")
+@limited(("RATE_LIMIT_AUTH", client_address))
 @login_required
 async def save_settings() -> ResponseReturnValue:
     me = signed_in_user()
     raw = await request.form
     form = {"about_me": clean(raw.get("about_me", "")), "email": raw.get("email", "").strip()}
     try:
-        await accounts.save_profile(await write_session(), me.id, form["about_me"], form["email"])
+        await accounts.save_profile(await write_session(), me, form["about_me"], form["email"])
     except accounts.Rejected as rejected:
         return await render_template("pages/settings.html", form=form, errors=rejected.errors), 422
     await flash("Your profile is saved.", "success")

@@ -8,6 +8,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import User
+from app.text import normalize_email
 
 
 async def get_user(session: AsyncSession, user_id: int) -> User | None:
@@ -25,7 +26,10 @@ async def username_taken(session: AsyncSession, username: str) -> bool:
 
 
 async def email_taken(session: AsyncSession, email: str, *, except_user_id: int = 0) -> bool:
-    stmt = select(User.id).where(func.lower(User.email) == email.lower(), User.id != except_user_id)
+    """Is the address someone else's? Compared in its normal form (app/text.py)."""
+    stmt = select(User.id).where(
+        User.email_normalized == normalize_email(email), User.id != except_user_id
+    )
     return await session.scalar(stmt) is not None
 
 
@@ -38,37 +42,26 @@ async def existing_usernames(session: AsyncSession, names: set[str]) -> dict[str
 
 
 async def create_user(session: AsyncSession, username: str, email: str, password_hash: str) -> User:
-    user = User(username=username, email=email, password_hash=password_hash)
+    user = User(
+        username=username,
+        email=email,
+        email_normalized=normalize_email(email),
+        password_hash=password_hash,
+    )
     session.add(user)
     await session.flush()
     return user
 
 
 async def set_password_hash(session: AsyncSession, user_id: int, password_hash: str) -> None:
-    """A rehash of the same password: sessions stay valid."""
     await session.execute(
         update(User).where(User.id == user_id).values(password_hash=password_hash)
     )
 
 
-async def change_password(session: AsyncSession, user_id: int, password_hash: str) -> int:
-    """A new password ends every session of the user (their cookies name the old epoch).
-
-    Returns the new session epoch.
-    """
-    stmt = (
-        update(User)
-        .where(User.id == user_id)
-        .values(password_hash=password_hash, session_epoch=User.session_epoch + 1)
-        .returning(User.session_epoch)
-    )
-    return (await session.execute(stmt)).scalar_one()
-
-
 async def update_profile(session: AsyncSession, user_id: int, *, about_me: str, email: str) -> None:
-    await session.execute(
-        update(User).where(User.id == user_id).values(about_me=about_me, email=email)
-    )
+    values = {"about_me": about_me, "email": email, "email_normalized": normalize_email(email)}
+    await session.execute(update(User).where(User.id == user_id).values(values))
 
 
 async def touch_last_seen(session: AsyncSession, user_id: int, when: datetime) -> None:
