@@ -195,6 +195,10 @@ LIMITS = {
 class IdConverter(IntegerConverter):
     """<id:...> in a route: a positive id that fits the database's 32-bit INTEGER, else 404."""
 
+    # ASCII digits only: IntegerConverter's \d matches every script's digits, and int() reads
+    # them, so /posts/\u0661\u0662 was post 12 under a second URL.
+    regex = "[0-9]+"
+
     def __init__(self, url_map: Map) -> None:
         super().__init__(url_map, min=1, max=MAX_ID)
 
