@@ -72,7 +72,8 @@ def rotate_csrf_token() -> None:
 async def _check_csrf() -> None:
     if request.method not in UNSAFE_METHODS:
         return
-    if request.headers.get("Sec-Fetch-Site") == "cross-site":
+    # Browsers send it in lower case; whatever rewrote "Cross-Site" on the way still means it.
+    if request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
         raise Forbidden("Cross-site requests are refused.")
     expected = session.get("csrf")
     sent = request.headers.get("X-CSRF-Token")

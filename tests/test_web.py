@@ -48,6 +48,14 @@ async def test_cross_site_post_is_refused_even_with_a_token(client, session):
     assert await user_count(session) == 0
 
 
+@pytest.mark.parametrize("value", ["Cross-Site", "CROSS-SITE", "cross-Site"])
+async def test_cross_site_is_refused_whatever_its_case(client, session, value):
+    response = await client.post("/register", REGISTRATION, headers={"Sec-Fetch-Site": value})
+    assert response.status_code == 403
+    assert "Cross-site requests are refused." in await body(response)
+    assert await user_count(session) == 0
+
+
 async def test_same_origin_post_with_token_passes(client, session):
     response = await client.post(
         "/register", REGISTRATION, headers={"Sec-Fetch-Site": "same-origin"}
