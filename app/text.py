@@ -14,7 +14,8 @@ URL_RE = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 MENTION_RE = re.compile(r"(?<![\w@/])@([A-Za-z0-9_]{3,30})(?![A-Za-z0-9_])")
 TOKEN_RE = re.compile(f"{URL_RE.pattern}|{MENTION_RE.pattern}", re.IGNORECASE)
 TRAILING = ".,;:!?)]}'\""
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
+# C0 controls but tab and newline, DEL and the C1 controls, lone surrogates.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def clean(text: str) -> str:
