@@ -10,6 +10,13 @@ from markupsafe import Markup, escape
 
 from app.clock import utcnow
 
+# Bidi embeddings and overrides (U+202A-U+202E) and isolates (U+2066-U+2069) reorder what follows
+# them up to the end of the paragraph: "https://example.com/\u202egnp.exe" reads ".../exe.png".
+# No post needs them: clean() drops them, and linkify() too (rows stored before clean() did). The
+# marks LRM, RLM and ALM (U+200E, U+200F, U+061C) stay: right-to-left writing needs them, and they
+# act on their neighbours as a letter would, without reordering a run of text.
+# https://www.unicode.org/reports/tr9/#Explicit_Directional_Embeddings
+BIDI_CONTROLS = r"\u202a-\u202e\u2066-\u2069"
 # Invisible: a character that puts no ink on the page by design. That is every White_Space
 # character (regex \s, str.isspace), every format character (category Cf: zero-width space and
 # joiners, bidi controls, soft hyphen, BOM, tags...), every Default_Ignorable_Code_Point (adding
@@ -33,13 +40,14 @@ URL_RE = re.compile(rf"https?://[^\s<>\"'{INVISIBLE}]+", re.IGNORECASE)
 MENTION_RE = re.compile(r"(?<![\w@/])@([A-Za-z0-9_]{3,30})(?![A-Za-z0-9_])")
 TOKEN_RE = re.compile(f"{URL_RE.pattern}|{MENTION_RE.pattern}", re.IGNORECASE)
 TRAILING = ".,;:!?)]}'\""
-# C0 controls but tab and newline, DEL and the C1 controls, lone surrogates.
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+BIDI = re.compile(f"[{BIDI_CONTROLS}]")
+# C0 controls but tab and newline, DEL and the C1 controls, lone surrogates, bidi controls.
+CONTROL = re.compile(rf"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff{BIDI_CONTROLS}]")
 
 
 def clean(text: str) -> str:
-    """Normalise line ends, drop control characters and lone surrogates, then trim; text with
-    nothing visible in it cleans to ""."""
+    """Normalise line ends, drop control characters, lone surrogates and bidi controls, then
+    trim; text with nothing visible in it cleans to ""."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = CONTROL.sub("", text).strip()
     return "" if is_blank(text) else text
@@ -58,6 +66,7 @@ def mentioned(bodies: list[str]) -> set[str]:
 def linkify(body: str, users: dict[str, str], profile_url: Callable[[str], str]) -> Markup:
     """Escape a body, linking URLs and the @mentions of users who exist (`users`: lower → name,
     `profile_url`: name → the profile's URL)."""
+    body = BIDI.sub("", body)
     out: list[str] = []
     position = 0
     for match in TOKEN_RE.finditer(body):

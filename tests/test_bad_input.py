@@ -3,6 +3,7 @@ and writes nothing when it refuses."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote, quote_from_bytes
 
 import pytest
@@ -15,9 +16,24 @@ from app.pagination import InvalidCursor, decode
 from app.text import is_blank
 from tests.conftest import CSRF, PASSWORD, body
 
+BIDI_CONTROL = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
 # Every code point, lone surrogates included, with the nasty ones made likely.
 NASTY = st.sampled_from(
-    ["\x00", "\ud800", "\udfff", "\u202e", "\u0301", "🐦", "\r\n", "<", "&", '"']
+    [
+        "\x00",
+        "\ud800",
+        "\udfff",
+        "\u202e",
+        "\u2066",
+        "\u200d",
+        "\u0301",
+        "🐦",
+        "\r\n",
+        "<",
+        "&",
+        '"',
+    ]
 )
 TEXT = st.lists(
     st.one_of(NASTY, st.characters(min_codepoint=0, max_codepoint=0x10FFFF)), max_size=60
@@ -86,9 +102,10 @@ async def test_any_post_body(client, session, world, text, htmx):
     else:
         assert after[1] == before[1] + 1
         stored = await session.scalar(select(Post.body).order_by(Post.id.desc()).limit(1))
-        assert not is_blank(stored)
+        assert not BIDI_CONTROL.search(stored) and not is_blank(stored)
         html = await body(response if htmx else await client.get("/"))
         assert "<script" not in html.lower().replace('<script src="/static/', "")
+        assert not BIDI_CONTROL.search(html)
 
 
 @PROPERTY

@@ -77,6 +77,24 @@ async def test_emoji_joined_by_zero_width_joiners_are_kept(client, john, session
     assert await session.scalar(select(Post.body)) == family
 
 
+async def test_bidi_controls_are_dropped_so_a_link_shows_what_it_opens(client, john, session):
+    response = await client.post("/posts", {"body": "see https://example.com/\u202egnp.exe now"})
+    assert response.status_code == 302
+    assert await session.scalar(select(Post.body)) == "see https://example.com/gnp.exe now"
+    html = await body(await client.get("/explore"))
+    assert "\u202e" not in html
+    assert (
+        '<a href="https://example.com/gnp.exe" rel="nofollow ugc noopener" '
+        'target="_blank">https://example.com/gnp.exe</a> now'
+    ) in html
+
+
+async def test_a_bidi_override_stored_earlier_is_not_displayed(client, john, make_post):
+    await make_post(john, "see https://example.com/\u202egnp.exe now")  # bypasses clean()
+    html = await body(await client.get("/explore"))
+    assert "\u202e" not in html and 'href="https://example.com/gnp.exe"' in html
+
+
 async def test_post_of_exactly_500_characters_is_accepted(client, john, count_rows):
     assert (await client.post("/posts", {"body": "y" * 500})).status_code == 302
     assert await count_rows(Post) == 1
@@ -195,6 +213,13 @@ async def test_comment_with_nothing_visible_is_refused_as_empty(
     assert response.status_code == 422
     assert "Write something first: an empty comment cannot be sent." in await body(response)
     assert await count_rows(Comment) == 0
+
+
+async def test_comment_bidi_controls_are_dropped(client, john, make_post, session):
+    post = await make_post(john)
+    response = await client.post(f"/posts/{post.id}/comments", {"body": "a\u202db\u2066c"})
+    assert response.status_code == 302
+    assert await session.scalar(select(Comment.body)) == "abc"
 
 
 async def test_anonymous_comment_is_refused_and_sent_to_login(

@@ -1,4 +1,4 @@
-"""Cleaning what people type: control characters dropped, invisible-only text is empty."""
+"""Cleaning what people type: bidi controls dropped, invisible-only text is empty, links honest."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from app import text
 from app.models import User
 
+BIDI_CONTROLS = [chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))]
 FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # man, woman, girl joined by U+200D
 # Text with nothing visible in it: spaces, format characters, default-ignorables, fillers.
 INVISIBLE_ONLY = [
@@ -36,6 +37,11 @@ def profile_url(name: str) -> str:
 
 def link(url: str) -> str:
     return f'<a href="{url}" rel="nofollow ugc noopener" target="_blank">{url}</a>'
+
+
+@pytest.mark.parametrize("control", BIDI_CONTROLS)
+def test_clean_drops_every_bidi_override_embedding_and_isolate(control):
+    assert text.clean(f"abc{control}def{control}") == "abcdef"
 
 
 def test_clean_keeps_joiners_and_selectors_inside_text():
@@ -77,6 +83,21 @@ def test_every_space_and_format_character_counts_as_invisible():
 def test_a_url_ends_at_an_invisible_character():
     html = text.linkify("https://exam\u200bple.com/x", {}, profile_url)
     assert html == link("https://exam") + "\u200bple.com/x"
+
+
+def test_a_bidi_override_never_reaches_the_page_even_from_an_old_row():
+    """Rows stored before clean() dropped bidi controls are displayed without them too."""
+    html = text.linkify("see https://example.com/\u202egnp.exe \u2067now", {}, profile_url)
+    assert html == f"see {link('https://example.com/gnp.exe')} now"
+
+
+async def test_about_me_drops_bidi_controls(client, make_user, session):
+    john = await make_user("john")
+    client.login(john)
+    form = {"about_me": "\u202eolleh", "email": "john@example.com"}
+    assert (await client.post("/settings/profile", form)).status_code == 302
+    session.expire_all()
+    assert (await session.get(User, john.id)).about_me == "olleh"
 
 
 async def test_about_me_with_nothing_visible_is_saved_empty(client, make_user, session):
