@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,11 @@ class Cursor:
 FIRST = Cursor(END_OF_TIME, MAX_ID)
 
 
+# ASCII digits, as encode() writes them. Not str.isdigit(): it says yes to a superscript two,
+# which int() refuses (a 500), and to other scripts' digits (U+0661), which int() reads.
+DIGITS = re.compile("[0-9]+")
+
+
 class InvalidCursor(ValueError):
     """A cursor that Warble did not write (the web layer answers 400)."""
 
@@ -42,14 +48,14 @@ def decode(raw: str | None, default: Cursor = FIRST) -> Cursor:
     if raw is None or raw == "":
         return default
     stamp, dot, ident = raw.partition(".")
-    if not dot or not ident.isdigit() or len(ident) > 10 or len(stamp) > 20:
+    if not dot or not DIGITS.fullmatch(ident) or len(ident) > 10 or len(stamp) > 20:
         raise InvalidCursor()
     row_id = int(ident)
     if row_id > MAX_ID:
         raise InvalidCursor()
     if stamp == "n":
         return Cursor(None, row_id)
-    if not stamp.lstrip("-").isdigit():
+    if not DIGITS.fullmatch(stamp.removeprefix("-")):
         raise InvalidCursor()
     try:
         at = EPOCH + int(stamp) * MICROSECOND

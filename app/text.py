@@ -11,17 +11,52 @@ from markupsafe import Markup, escape
 
 from app.clock import utcnow
 
-URL_RE = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
+# Bidi embeddings and overrides (U+202A-U+202E) and isolates (U+2066-U+2069) reorder what follows
+# them up to the end of the paragraph: "https://example.com/\u202egnp.exe" reads ".../exe.png".
+# No post needs them: clean() drops them, and linkify() too (rows stored before clean() did). The
+# marks LRM, RLM and ALM (U+200E, U+200F, U+061C) stay: right-to-left writing needs them, and they
+# act on their neighbours as a letter would, without reordering a run of text.
+# https://www.unicode.org/reports/tr9/#Explicit_Directional_Embeddings
+BIDI_CONTROLS = r"\u202a-\u202e\u2066-\u2069"
+# Invisible: a character that puts no ink on the page by design. That is every White_Space
+# character (regex \s, str.isspace), every format character (category Cf: zero-width space and
+# joiners, bidi controls, soft hyphen, BOM, tags...), every Default_Ignorable_Code_Point (adding
+# variation selectors, the combining grapheme joiner and the Hangul fillers U+115F, U+1160, U+3164,
+# U+FFA0, the usual "blank name" trick) and U+2800 BRAILLE PATTERN BLANK, a symbol whose glyph is
+# empty by definition. Everything else is visible: letters, digits, marks, symbols, private-use and
+# unassigned code points (fonts draw a box). A few Cf signs are drawn (U+0600-U+0605, U+06DD: they
+# span the digits after them) but mean nothing alone, so a body of only those is empty too.
+# Inside text invisible characters stay (U+200D joins emoji, U+200C shapes Persian words, U+FE0F
+# asks for an emoji's colour form). A body with nothing else is empty, and a link ends at one, so
+# its address is what the reader sees. tests/test_text.py checks the ranges against Python's
+# Unicode data. https://www.unicode.org/reports/tr44/#Default_Ignorable_Code_Point
+INVISIBLE = (
+    r"\u00ad\u034f\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u115f-\u1160\u17b4-\u17b5"
+    r"\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff"
+    r"\uffa0\ufff0-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
+    r"\U0001d173-\U0001d17a\U000e0000-\U000e0fff"
+)
+BLANK = re.compile(rf"[\s{INVISIBLE}]*")
+URL_RE = re.compile(rf"https?://[^\s<>\"'{INVISIBLE}]+", re.IGNORECASE)
 MENTION_RE = re.compile(r"(?<![\w@/])@([A-Za-z0-9_]{3,30})(?![A-Za-z0-9_])")
 TOKEN_RE = re.compile(f"{URL_RE.pattern}|{MENTION_RE.pattern}", re.IGNORECASE)
 TRAILING = ".,;:!?)]}'\""
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
+BIDI = re.compile(f"[{BIDI_CONTROLS}]")
+# C0 controls but tab and newline, DEL and the C1 controls, lone surrogates, bidi controls.
+CONTROL = re.compile(rf"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff{BIDI_CONTROLS}]")
 
 
 def clean(text: str) -> str:
-    """Normalise line ends and drop control characters and lone surrogates, then trim."""
+    """Normalise line ends, drop control characters, lone surrogates and bidi controls, then
+    trim; text with nothing visible in it cleans to ""."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return CONTROL.sub("", text).strip()
+    text = CONTROL.sub("", text).strip()
+    return "" if is_blank(text) else text
+
+
+def is_blank(text: str) -> bool:
+    """True when no character of the text is visible (see INVISIBLE)."""
+    return BLANK.fullmatch(text) is not None
 
 
 def normalize_email(email: str) -> str:
@@ -38,6 +73,7 @@ def mentioned(bodies: list[str]) -> set[str]:
 def linkify(body: str, users: dict[str, str], profile_url: Callable[[str], str]) -> Markup:
     """Escape a body, linking URLs and the @mentions of users who exist (`users`: lower → name,
     `profile_url`: name → the profile's URL)."""
+    body = BIDI.sub("", body)
     out: list[str] = []
     position = 0
     for match in TOKEN_RE.finditer(body):
@@ -96,7 +132,7 @@ def html_datetime(when: datetime) -> str:
 
 def body_error(body: str, limit: int, what: str) -> str | None:
     """For a post or comment body, already cleaned."""
-    if not body:
+    if is_blank(body):
         return f"Write something first: an empty {what} cannot be sent."
     if len(body) > limit:
         return f"Keep it to {limit} characters (this {what} has {len(body)})."

@@ -73,7 +73,8 @@ def rotate_csrf_token() -> None:
 async def _check_csrf() -> None:
     if request.method not in UNSAFE_METHODS:
         return
-    if request.headers.get("Sec-Fetch-Site") == "cross-site":
+    # Browsers send it in lower case; whatever rewrote "Cross-Site" on the way still means it.
+    if request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
         raise Forbidden("Cross-site requests are refused.")
     expected = session.get("csrf")
     sent = request.headers.get("X-CSRF-Token")
@@ -209,6 +210,10 @@ LIMITS = {
 
 class IdConverter(IntegerConverter):
     """<id:...> in a route: a positive id that fits the database's 32-bit INTEGER, else 404."""
+
+    # ASCII digits only: IntegerConverter's \d matches every script's digits, and int() reads
+    # them, so /posts/\u0661\u0662 was post 12 under a second URL.
+    regex = "[0-9]+"
 
     def __init__(self, url_map: Map) -> None:
         super().__init__(url_map, min=1, max=MAX_ID)

@@ -3,6 +3,7 @@ and writes nothing when it refuses."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote, quote_from_bytes
 
 import pytest
@@ -12,16 +13,41 @@ from sqlalchemy import func, select
 
 from app.models import Comment, Follow, Post, User
 from app.pagination import InvalidCursor, decode
+from app.text import is_blank
 from tests.conftest import CSRF, PASSWORD, body
+
+BIDI_CONTROL = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 # Every code point, lone surrogates included, with the nasty ones made likely.
 NASTY = st.sampled_from(
-    ["\x00", "\ud800", "\udfff", "\u202e", "\u0301", "🐦", "\r\n", "<", "&", '"']
+    [
+        "\x00",
+        "\ud800",
+        "\udfff",
+        "\u202e",
+        "\u2066",
+        "\u200d",
+        "\u0301",
+        "🐦",
+        "\r\n",
+        "<",
+        "&",
+        '"',
+    ]
 )
 TEXT = st.lists(
     st.one_of(NASTY, st.characters(min_codepoint=0, max_codepoint=0x10FFFF)), max_size=60
 ).map("".join)
-FIELD = st.one_of(TEXT, st.text(max_size=600), st.just(""), st.just("x" * 501))
+# Text with nothing visible in it (app/text.py says what counts): a post or comment of it is empty.
+INVISIBLE = st.lists(
+    st.one_of(
+        st.characters(categories=["Cf", "Zs", "Zl", "Zp"]),
+        st.sampled_from(["\t", "\n", "\r\n", "\u3164", "\u115f", "\uffa0", "\u2800", "\ufe0f"]),
+        st.sampled_from(["\u034f", "\U000e0100", "\x85"]),
+    ),
+    max_size=40,
+).map("".join)
+FIELD = st.one_of(TEXT, INVISIBLE, st.text(max_size=600), st.just(""), st.just("x" * 501))
 PROPERTY = settings(
     max_examples=30,
     deadline=None,
@@ -75,8 +101,24 @@ async def test_any_post_body(client, session, world, text, htmx):
         assert after == before
     else:
         assert after[1] == before[1] + 1
+        stored = await session.scalar(select(Post.body).order_by(Post.id.desc()).limit(1))
+        assert not BIDI_CONTROL.search(stored) and not is_blank(stored)
         html = await body(response if htmx else await client.get("/"))
         assert "<script" not in html.lower().replace('<script src="/static/', "")
+        assert not BIDI_CONTROL.search(html)
+
+
+@PROPERTY
+@given(text=INVISIBLE, htmx=st.booleans())
+async def test_a_post_or_comment_with_nothing_visible_is_refused(
+    client, session, world, text, htmx
+):
+    before = await snapshot(session)
+    for path, what in (("/posts", "post"), (f"/posts/{world['post_id']}/comments", "comment")):
+        response = await send(client, path, {"body": text}, htmx)
+        assert response.status_code == 422
+        assert f"an empty {what} cannot be sent" in await body(response)
+    assert await snapshot(session) == before
 
 
 @PROPERTY

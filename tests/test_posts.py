@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from app.models import Comment, Post
 from tests.conftest import body
@@ -58,6 +58,41 @@ async def test_invalid_post_plain_renders_the_page_with_the_message(client, john
     html = await body(response)
     assert "<html" in html and "Keep it to 500 characters (this post has 501)" in html
     assert await count_rows(Post) == 0
+
+
+@pytest.mark.parametrize(
+    "text", ["\u200b", "\u200b\u200d\u2060\ufeff\u00ad", " \u3164\n\u2800 ", "\u202e\u2066"]
+)
+@pytest.mark.parametrize("htmx", [False, True])
+async def test_post_with_nothing_visible_is_refused_as_empty(client, john, count_rows, text, htmx):
+    response = await client.post("/posts", {"body": text}, htmx=htmx)
+    assert response.status_code == 422
+    assert "Write something first: an empty post cannot be sent." in await body(response)
+    assert await count_rows(Post) == 0
+
+
+async def test_emoji_joined_by_zero_width_joiners_are_kept(client, john, session):
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+    assert (await client.post("/posts", {"body": family})).status_code == 302
+    assert await session.scalar(select(Post.body)) == family
+
+
+async def test_bidi_controls_are_dropped_so_a_link_shows_what_it_opens(client, john, session):
+    response = await client.post("/posts", {"body": "see https://example.com/\u202egnp.exe now"})
+    assert response.status_code == 302
+    assert await session.scalar(select(Post.body)) == "see https://example.com/gnp.exe now"
+    html = await body(await client.get("/explore"))
+    assert "\u202e" not in html
+    assert (
+        '<a href="https://example.com/gnp.exe" rel="nofollow ugc noopener" '
+        'target="_blank">https://example.com/gnp.exe</a> now'
+    ) in html
+
+
+async def test_a_bidi_override_stored_earlier_is_not_displayed(client, john, make_post):
+    await make_post(john, "see https://example.com/\u202egnp.exe now")  # bypasses clean()
+    html = await body(await client.get("/explore"))
+    assert "\u202e" not in html and 'href="https://example.com/gnp.exe"' in html
 
 
 async def test_post_of_exactly_500_characters_is_accepted(client, john, count_rows):
@@ -167,6 +202,24 @@ async def test_invalid_comment_is_422_in_place_and_stores_nothing(
     plain = await client.post(f"/posts/{post.id}/comments", {"body": text})
     assert plain.status_code == 422 and "<html" in await body(plain)
     assert await count_rows(Comment) == 0
+
+
+@pytest.mark.parametrize("text", ["\u200b", "\ufeff\u200c \uffa0", "\u2069"])
+async def test_comment_with_nothing_visible_is_refused_as_empty(
+    client, john, make_post, count_rows, text
+):
+    post = await make_post(john)
+    response = await client.post(f"/posts/{post.id}/comments", {"body": text}, htmx=True)
+    assert response.status_code == 422
+    assert "Write something first: an empty comment cannot be sent." in await body(response)
+    assert await count_rows(Comment) == 0
+
+
+async def test_comment_bidi_controls_are_dropped(client, john, make_post, session):
+    post = await make_post(john)
+    response = await client.post(f"/posts/{post.id}/comments", {"body": "a\u202db\u2066c"})
+    assert response.status_code == 302
+    assert await session.scalar(select(Comment.body)) == "abc"
 
 
 async def test_anonymous_comment_is_refused_and_sent_to_login(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from app.models import User
+from app.models import Comment, Post, User
 from tests.conftest import CSRF, Client, body
 
 REGISTRATION = {"username": "mallory", "email": "m@example.com", "password": "long enough"}
@@ -43,6 +43,14 @@ async def test_cross_site_post_is_refused_even_with_a_token(client, session):
     response = await client.post(
         "/register", REGISTRATION, headers={"Sec-Fetch-Site": "cross-site"}
     )
+    assert response.status_code == 403
+    assert "Cross-site requests are refused." in await body(response)
+    assert await user_count(session) == 0
+
+
+@pytest.mark.parametrize("value", ["Cross-Site", "CROSS-SITE", "cross-Site"])
+async def test_cross_site_is_refused_whatever_its_case(client, session, value):
+    response = await client.post("/register", REGISTRATION, headers={"Sec-Fetch-Site": value})
     assert response.status_code == 403
     assert "Cross-site requests are refused." in await body(response)
     assert await user_count(session) == 0
@@ -187,3 +195,21 @@ async def test_unexpected_error_is_a_friendly_500(make_app):
 
 async def test_explore_answers_everyone(client):
     assert (await client.get("/explore")).status_code == 200
+
+
+# The same number in other scripts' digits: Arabic-Indic, Devanagari, fullwidth, mathematical bold.
+ZEROS = [0x0660, 0x0966, 0xFF10, 0x1D7CE]
+
+
+@pytest.mark.parametrize("zero", ZEROS, ids=["arabic-indic", "devanagari", "fullwidth", "bold"])
+async def test_ids_in_paths_are_ascii_digits_only(client, make_user, make_post, count_rows, zero):
+    john = await make_user("john")
+    client.login(john)
+    post = await make_post(john, "the post")
+    assert (await client.get(f"/posts/{post.id}")).status_code == 200
+    foreign = "".join(chr(zero + int(digit)) for digit in str(post.id))
+    assert (await client.get(f"/posts/{foreign}")).status_code == 404
+    assert (await client.post(f"/posts/{foreign}/delete")).status_code == 404
+    assert (await client.post(f"/posts/{foreign}/comments", {"body": "hi"})).status_code == 404
+    assert await count_rows(Post) == 1
+    assert await count_rows(Comment) == 0
