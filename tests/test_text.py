@@ -93,7 +93,7 @@ def test_a_bidi_override_never_reaches_the_page_even_from_an_old_row():
 
 async def test_about_me_drops_bidi_controls(client, make_user, session):
     john = await make_user("john")
-    client.login(john)
+    await client.login(john)
     form = {"about_me": "\u202eolleh", "email": "john@example.com"}
     assert (await client.post("/settings/profile", form)).status_code == 302
     session.expire_all()
@@ -102,7 +102,7 @@ async def test_about_me_drops_bidi_controls(client, make_user, session):
 
 async def test_about_me_with_nothing_visible_is_saved_empty(client, make_user, session):
     john = await make_user("john")
-    client.login(john)
+    await client.login(john)
     form = {"about_me": "\u200b\u3164 \u2800", "email": "john@example.com"}
     assert (await client.post("/settings/profile", form)).status_code == 302
     session.expire_all()

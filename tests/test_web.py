@@ -204,7 +204,7 @@ ZEROS = [0x0660, 0x0966, 0xFF10, 0x1D7CE]
 @pytest.mark.parametrize("zero", ZEROS, ids=["arabic-indic", "devanagari", "fullwidth", "bold"])
 async def test_ids_in_paths_are_ascii_digits_only(client, make_user, make_post, count_rows, zero):
     john = await make_user("john")
-    client.login(john)
+    await client.login(john)
     post = await make_post(john, "the post")
     assert (await client.get(f"/posts/{post.id}")).status_code == 200
     foreign = "".join(chr(zero + int(digit)) for digit in str(post.id))
