@@ -8,7 +8,7 @@ from typing import Any
 from hypercorn.middleware import ProxyFixMiddleware
 from quart import Quart
 
-from app import config, db, health, limits, passwords, sessions, web
+from app import config, db, events, health, limits, passwords, sessions, web
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,6 +31,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
     sessions.init_app(app)
     health.init_app(app)
     passwords.init_app(app)
+    events.init_app(app)
     if hops := app.config["PROXY_HOPS"]:
         # Behind a reverse proxy: take the client address from the last `hops` X-Forwarded-For
         # entries, which the proxies themselves wrote. Without it, the header is ignored.
@@ -40,7 +41,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
 
 
 def _register_blueprints(app: Quart) -> None:
-    from app.blueprints import accounts, avatars, posts, timeline, users
+    from app.blueprints import accounts, avatars, live, notifications, posts, timeline, users
 
-    for blueprint in (accounts.bp, avatars.bp, timeline.bp, posts.bp, users.bp):
+    blueprints = (accounts, avatars, live, notifications, timeline, posts, users)
+    for blueprint in (module.bp for module in blueprints):
         app.register_blueprint(blueprint)

@@ -162,6 +162,14 @@ async def write_session() -> AsyncSession:
     return writer
 
 
+async def release_session() -> None:
+    """Close the request's session now (a long response, such as a stream, holds none)."""
+    g.pop("db_writes", None)
+    session: AsyncSession | None = g.pop("db_session", None)
+    if session is not None:
+        await session.close()
+
+
 def dialect_of(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 

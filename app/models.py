@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, func
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import utcnow
@@ -127,3 +127,65 @@ class UserSession(Base):
         # A user's sessions, newest use first (the settings list; ending them all).
         Index("ix_user_sessions_user_id_last_used_at", "user_id", last_used_at.desc()),
     )
+
+
+class Notification(Base):
+    """Something that happened to a user: someone followed them, commented on their post,
+    mentioned them, liked their post. A kind is a row's value, not a table."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))  # follow, comment, mention, like
+    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # What it is about; deleting the post or comment deletes its notifications.
+    post_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A follow that was undone: hidden and not counted. Following again within the hour
+    # brings this row back instead of making a second one.
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    actor: Mapped[User] = relationship(foreign_keys=[actor_id], lazy="raise", innerjoin=True)
+
+    __table_args__ = (
+        # A user's notifications newest first (the page, keyset on created_at, id).
+        Index(
+            "ix_notifications_recipient_id_created_at_id",
+            "recipient_id",
+            created_at.desc(),
+            id.desc(),
+        ),
+        # Their unread ones: what the navigation counts on every page.
+        Index(
+            "ix_notifications_unread",
+            "recipient_id",
+            postgresql_where=text("read_at IS NULL AND withdrawn_at IS NULL"),
+            sqlite_where=text("read_at IS NULL AND withdrawn_at IS NULL"),
+        ),
+        Index("ix_notifications_actor_id", "actor_id"),
+        Index("ix_notifications_post_id", "post_id"),
+        Index("ix_notifications_comment_id", "comment_id"),
+    )
+
+
+class Event(Base):
+    """What the live streams hear about, in commit order of ids: one row per change (a post,
+    a comment, a follow, a notification...), not one per listener. Ids only: each worker
+    loads what it renders, with the permission checks of a page. Kept for a day, so a stream
+    that reconnects resumes from its Last-Event-ID."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[int | None]
+    user_id: Mapped[int | None]  # whose it is: a notification's recipient, the followed user
+    post_id: Mapped[int | None]
+    comment_id: Mapped[int | None]
+    session_id: Mapped[int | None]  # an ended session
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_events_created_at", "created_at"),)

@@ -46,22 +46,25 @@ def _expiry(remember: bool, now: datetime) -> datetime:
 
 
 async def load_user_and_touch_session() -> None:
-    """Put the logged-in user (or None) on `g`, and their session on `g.login`.
+    """Put the logged-in user (or None) on `g`, their session on `g.login`, and their unread
+    notification count on `g.unread`.
 
     Writes: the session's last use (extending an idle session) and the user's
     last_seen_at, at most once every TOUCH_EVERY, in a transaction of their own.
     """
     g.user = g.login = None
+    g.unread = 0
     token = current_user.auth_id
     if request.endpoint in NO_USER_ENDPOINTS or token is None:
         return
     now = utcnow()
-    login = None
+    found = None
     if len(token) <= TOKEN_MAX:
-        login = await user_sessions.active_session(read_session(), token_hash(token), now)
-    if login is None:  # ended, expired, or never ours
+        found = await user_sessions.active_session(read_session(), token_hash(token), now)
+    if found is None:  # ended, expired, or never ours
         logout_user()
         return
+    login, g.unread = found
     g.user, g.login = login.user, login
     seen = login.user.last_seen_at
     if now - login.last_used_at > TOUCH_EVERY or seen is None or now - seen > TOUCH_EVERY:

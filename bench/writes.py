@@ -21,7 +21,7 @@ async def measure(
     rng = random.Random(seed)
     timings: dict[str, list[float]] = {"post": [], "follow": [], "comment": []}
     post_ids: list[int] = []
-    comment_ids: list[int] = []
+    comment_ids: list[tuple[int, int]] = []
     follow_pairs: list[tuple[int, int]] = []
     async with sessions() as session:
         users = await session.scalar(select(func.max(User.id))) or 1
@@ -49,14 +49,17 @@ async def measure(
 
                 post_id = rng.randint(1, last_post)
                 started = time.perf_counter()
-                comment = await comments.add_comment(session, post_id, me, f"Benchmark {number}.")
+                author = await comments.post_author_id(session, post_id) or me.id
+                comment = await comments.add_comment(
+                    session, post_id, author, me, f"Benchmark {number}."
+                )
                 await session.commit()
                 timings["comment"].append(time.perf_counter() - started)
-                comment_ids.append(comment.id)
+                comment_ids.append((comment.id, post_id))
     finally:
         async with sessions() as session:
-            for comment_id in comment_ids:
-                await comments.delete_comment(session, comment_id)
+            for comment_id, post_id in comment_ids:
+                await comments.delete_comment(session, comment_id, post_id)
             for post_id in post_ids:
                 await posts.delete_post(session, post_id)
             for follower, followed in follow_pairs:

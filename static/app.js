@@ -103,3 +103,60 @@ if (window.location.hash === "#comment-form") {
 document.addEventListener("htmx:afterSwap", () => {
   if (current && !document.contains(current)) current = null;
 });
+
+// Live timeline (app/blueprints/live.py): the stream announces posts by the people you follow
+// as `new-post` {"id": N}; a banner counts them without moving what you read, and activating
+// it (click, Enter, or `.`) inserts them above the first post, newest first, each once.
+const newPosts = new Set();
+
+function newPostsBanner() {
+  const banner = document.getElementById("new-posts");
+  if (!banner) return;
+  for (const id of newPosts) if (document.getElementById("post-" + id)) newPosts.delete(id);
+  banner.hidden = newPosts.size === 0;
+  banner.textContent = newPosts.size === 1 ? "1 new post" : `${newPosts.size} new posts`;
+}
+
+async function showNewPosts() {
+  const feed = document.getElementById("feed");
+  if (!feed || !feed.dataset.since || newPosts.size === 0) return;
+  const response = await fetch("/?since=" + encodeURIComponent(feed.dataset.since), {
+    headers: { "HX-Request": "true" },
+    credentials: "same-origin",
+  });
+  if (!response.ok) return;
+  const html = document.createElement("template");
+  html.innerHTML = await response.text();
+  const fresh = Array.from(html.content.querySelectorAll("article.post"))
+    .filter((post) => !document.getElementById(post.id));
+  const first = feed.querySelector("article.post");
+  for (const post of fresh) {
+    feed.insertBefore(post, first);
+    htmx.process(post);
+  }
+  feed.dataset.since = response.headers.get("Warble-Since") || feed.dataset.since;
+  feed.querySelector(".empty")?.remove();
+  newPosts.clear();
+  newPostsBanner();
+}
+
+// Each (re)opened EventSource gets the listener once: htmx-ext-sse makes a new one after an
+// error, the browser reuses it (with Last-Event-ID) after a dropped connection.
+document.addEventListener("htmx:sseOpen", (event) => {
+  const source = event.detail.source;
+  if (source.warbleListening) return;
+  source.warbleListening = true;
+  source.addEventListener("new-post", (message) => {
+    newPosts.add(JSON.parse(message.data).id);
+    newPostsBanner();
+  });
+});
+document.addEventListener("click", (event) => {
+  if (event.target.closest("#new-posts")) showNewPosts();
+});
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "." || isTyping(event.target) || event.ctrlKey || event.metaKey) return;
+  if (newPosts.size === 0) return;
+  event.preventDefault();
+  showNewPosts();
+});

@@ -236,6 +236,7 @@ async def visit_as_members(v: Visits, me: Client, loner: Client, w: dict[str, An
     await v.post(who, me, "/settings/profile", {"email": "nope", "about_me": "x" * 300}, 422)
     await v.page(who, me, "/settings/password")
     await v.page(who, me, "/settings/sessions")
+    await v.page(who, me, "/notifications")
     wrong = {"current_password": "not it", "new_password": "short"}
     await v.post(who, me, "/settings/password", wrong, 422)
     # Writing, by htmx (fragments) and without JavaScript (pages).

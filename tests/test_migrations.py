@@ -246,3 +246,37 @@ async def test_0004_refuses_addresses_that_become_one(empty_db):
     with pytest.raises(RuntimeError, match="users 1 and 2 have the same email address"):
         await migrate(empty_db, command.upgrade, "0004")
     assert await inspect_db(empty_db, current_revision) == "0003"
+
+
+async def test_0005_from_0004_adds_notifications_and_events_and_keeps_data(empty_db):
+    await migrate(empty_db, command.upgrade, "0004")
+    await execute(
+        empty_db,
+        "INSERT INTO users (username, email, email_normalized, password_hash, about_me, "
+        "created_at) VALUES ('susan', 's@example.com', 's@example.com', 'h', '', "
+        "CURRENT_TIMESTAMP), ('john', 'j@example.com', 'j@example.com', 'h', '', "
+        "CURRENT_TIMESTAMP)",
+        "INSERT INTO posts (author_id, body, created_at) VALUES (1, 'hi', CURRENT_TIMESTAMP)",
+    )
+    await migrate(empty_db, command.upgrade, "0005")
+    await execute(
+        empty_db,
+        "INSERT INTO notifications (recipient_id, kind, actor_id, post_id, created_at) "
+        "VALUES (1, 'mention', 2, 1, CURRENT_TIMESTAMP)",
+        "INSERT INTO events (kind, post_id, created_at) VALUES ('post', 1, CURRENT_TIMESTAMP)",
+    )
+    # Deleting the post deletes its notifications (the foreign key cascades).
+    engine = empty_db.engine()  # foreign keys on, as the app runs
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("DELETE FROM posts WHERE id = 1"))
+    finally:
+        await engine.dispose()
+    [[(left,)]] = await execute(empty_db, "SELECT count(*) FROM notifications")
+    assert left == 0
+
+    await migrate(empty_db, command.downgrade, "0004")
+    assert {"notifications", "events"}.isdisjoint(await inspect_db(empty_db, tables))
+    [rows] = await execute(empty_db, "SELECT username FROM users ORDER BY id")
+    assert rows == [("susan",), ("john",)]
+    await migrate(empty_db, command.upgrade, "head")

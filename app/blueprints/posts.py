@@ -80,7 +80,7 @@ async def _post_page(
     names = await mentions([item.post.body, *(c.body for c in page.items)])
     return await render(
         "pages/post.html",
-        "partials/comment_items.html",
+        "partials/comments_page.html",
         status,
         item=item,
         comments=page,
@@ -128,14 +128,13 @@ async def delete(post_id: int) -> ResponseReturnValue:
 @login_required
 async def add_comment(post_id: int) -> ResponseReturnValue:
     me = signed_in_user()
-    if not await posts.post_exists(read_session(), post_id):
-        abort(404, "Post not found.")
+    post = (await _post_or_404(post_id)).post
     body = await _form_body()
     if error := body_error(body, COMMENT_MAX, "comment"):
         return await _comment_form_again(post_id, {"body": body, "error": error})
     session = await write_session()
     try:
-        comment = await comments.add_comment(session, post_id, me, body)
+        comment = await comments.add_comment(session, post_id, post.author_id, me, body)
         await session.commit()
     except IntegrityError:  # the post was deleted since we looked: store nothing
         abort(404, "Post not found.")
@@ -192,7 +191,7 @@ async def confirm_delete_comment(comment_id: int) -> ResponseReturnValue:
 async def delete_comment(comment_id: int) -> ResponseReturnValue:
     post_id = (await _deletable_comment(comment_id)).post_id
     session = await write_session()
-    await comments.delete_comment(session, comment_id)
+    await comments.delete_comment(session, comment_id, post_id)
     await session.commit()
     if is_htmx():
         count = await comments.comment_count(session, post_id)

@@ -6,17 +6,40 @@ from quart import Blueprint, g
 from quart.typing import ResponseReturnValue
 
 from app.blueprints.feeds import feed_context
+from app.clock import utcnow
 from app.db import read_session
+from app.pagination import Cursor, Page
 from app.queries import posts, timeline
-from app.web import cursor_arg, render
+from app.queries.posts import FeedItem
+from app.web import cursor_arg, optional_cursor_arg, render, render_template
 
 bp = Blueprint("timeline", __name__)
 
 
+@bp.app_template_global()
+def home_since(page: Page[FeedItem]) -> str:
+    """Where the "new posts" banner starts: the newest post shown, or now."""
+    if page.items:
+        newest = page.items[0].post
+        return Cursor(newest.created_at, newest.id).encode()
+    return Cursor(utcnow(), 0).encode()
+
+
 @bp.get("/")
 async def index() -> ResponseReturnValue:
-    """Logged in: the composer and the home timeline. Anonymous: everyone's posts."""
-    return await render_index()
+    """Logged in: the composer and the home timeline. Anonymous: everyone's posts.
+
+    `?since=CURSOR` (logged in): the posts newer than that, for the "new posts" banner; the
+    Warble-Since header names the newest of them, where the next such request starts.
+    """
+    since = optional_cursor_arg("since")
+    if since is None or g.user is None:
+        return await render_index()
+    items = await timeline.home_newer(read_session(), g.user.id, since)
+    newest = Cursor(items[0].post.created_at, items[0].post.id) if items else since
+    context = await feed_context(Page(items, None))
+    html = await render_template("partials/feed_items.html", **context | {"continued": True})
+    return html, 200, {"Warble-Since": newest.encode()}
 
 
 async def render_index(status: int = 200, **composer: object) -> ResponseReturnValue:

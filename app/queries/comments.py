@@ -7,8 +7,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app.models import Comment, User
+from app import text
+from app.clock import utcnow
+from app.models import Comment, Post, User
 from app.pagination import FETCH, Cursor, Page, cut
+from app.queries import events, notifications, users
 
 
 def _after(cursor: Cursor) -> ColumnElement[bool]:
@@ -63,17 +66,42 @@ async def get_comment(session: AsyncSession, comment_id: int) -> Comment | None:
     return await session.scalar(select(Comment).where(Comment.id == comment_id))
 
 
-async def add_comment(session: AsyncSession, post_id: int, author: User, body: str) -> Comment:
-    """The new comment, with `author` set for rendering but not added to this session."""
-    comment = Comment(post_id=post_id, author_id=author.id, body=body)
+async def get_comment_with_author(session: AsyncSession, comment_id: int) -> Comment | None:
+    stmt = (
+        select(Comment)
+        .outerjoin(Comment.author)
+        .options(contains_eager(Comment.author))
+        .where(Comment.id == comment_id)
+    )
+    return await session.scalar(stmt)
+
+
+async def post_author_id(session: AsyncSession, post_id: int) -> int | None:
+    return await session.scalar(select(Post.author_id).where(Post.id == post_id))
+
+
+async def add_comment(
+    session: AsyncSession, post_id: int, post_author_id: int, author: User, body: str
+) -> Comment:
+    """The new comment, with `author` set for rendering but not added to this session. The
+    post's author and the people it mentions are notified; open pages of the post hear of it."""
+    now = utcnow()
+    comment = Comment(post_id=post_id, author_id=author.id, body=body, created_at=now)
     session.add(comment)
     await session.flush()
     set_committed_value(comment, "author", author)
+    mentioned = await users.ids_of_names(session, text.mentioned([body]))
+    await notifications.commented(session, comment, post_author_id, mentioned, now)
+    await events.publish(
+        session, "comment", actor_id=author.id, post_id=post_id, comment_id=comment.id
+    )
     return comment
 
 
-async def delete_comment(session: AsyncSession, comment_id: int) -> None:
+async def delete_comment(session: AsyncSession, comment_id: int, post_id: int) -> None:
+    """Its notifications go with it (ON DELETE CASCADE); open pages of the post hear of it."""
     await session.execute(delete(Comment).where(Comment.id == comment_id))
+    await events.publish(session, "comment_deleted", post_id=post_id, comment_id=comment_id)
 
 
 async def comment_count(session: AsyncSession, post_id: int) -> int:

@@ -10,22 +10,42 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.clock import utcnow
 from app.db import dialect_of
 from app.models import Follow, User
 from app.pagination import FETCH, FIRST, Cursor, Page, cut
+from app.queries import events, notifications
 
 
-async def follow(session: AsyncSession, follower_id: int, followed_id: int) -> None:
-    """Idempotent: following twice leaves one edge and raises nothing, even under a race."""
+async def follow(session: AsyncSession, follower_id: int, followed_id: int) -> bool:
+    """Idempotent: following twice leaves one edge and raises nothing, even under a race.
+    A new edge notifies the followed user. True when the edge is new."""
     insert = pg_insert if dialect_of(session) == "postgresql" else sqlite_insert
-    stmt = insert(Follow).values(follower_id=follower_id, followed_id=followed_id)
-    await session.execute(stmt.on_conflict_do_nothing())
-
-
-async def unfollow(session: AsyncSession, follower_id: int, followed_id: int) -> None:
-    await session.execute(
-        delete(Follow).where(Follow.follower_id == follower_id, Follow.followed_id == followed_id)
+    stmt = (
+        insert(Follow)
+        .values(follower_id=follower_id, followed_id=followed_id)
+        .on_conflict_do_nothing()
+        .returning(Follow.follower_id)
     )
+    if (await session.execute(stmt)).first() is None:
+        return False
+    await notifications.followed(session, follower_id, followed_id, utcnow())
+    await events.publish(session, "follow", actor_id=follower_id, user_id=followed_id)
+    return True
+
+
+async def unfollow(session: AsyncSession, follower_id: int, followed_id: int) -> bool:
+    """True when there was an edge to remove."""
+    stmt = (
+        delete(Follow)
+        .where(Follow.follower_id == follower_id, Follow.followed_id == followed_id)
+        .returning(Follow.follower_id)
+    )
+    if (await session.execute(stmt)).first() is None:
+        return False
+    await notifications.unfollowed(session, follower_id, followed_id, utcnow())
+    await events.publish(session, "unfollow", actor_id=follower_id, user_id=followed_id)
+    return True
 
 
 async def is_following(session: AsyncSession, follower_id: int, followed_id: int) -> bool:
@@ -33,6 +53,11 @@ async def is_following(session: AsyncSession, follower_id: int, followed_id: int
         exists().where(Follow.follower_id == follower_id, Follow.followed_id == followed_id)
     )
     return bool(await session.scalar(stmt))
+
+
+async def followee_ids(session: AsyncSession, user_id: int) -> set[int]:
+    stmt = select(Follow.followed_id).where(Follow.follower_id == user_id)
+    return set(await session.scalars(stmt))
 
 
 async def follower_count(session: AsyncSession, user_id: int) -> int:

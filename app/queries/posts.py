@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from sqlalchemy import Integer, Select, bindparam, delete, exists, func, select, tuple_
+from sqlalchemy import Integer, Select, bindparam, delete, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app import text
+from app.clock import utcnow
 from app.db import UTCDateTime
 from app.models import Comment, Post, User
 from app.pagination import FETCH, FIRST, Cursor, Page, cut
+from app.queries import events, notifications, users
 
 NEWEST_FIRST = (Post.created_at.desc(), Post.id.desc())
 # The keyset condition of every page of posts: strictly older than the cursor.
@@ -85,19 +88,21 @@ async def get_post(session: AsyncSession, post_id: int) -> FeedItem | None:
     return FeedItem(row[0], row[1]) if row else None
 
 
-async def post_exists(session: AsyncSession, post_id: int) -> bool:
-    return bool(await session.scalar(select(exists().where(Post.id == post_id))))
-
-
 async def create_post(session: AsyncSession, author: User, body: str) -> Post:
-    """The new post, with `author` set for rendering but not added to this session."""
-    post = Post(author_id=author.id, body=body)
+    """The new post, with `author` set for rendering but not added to this session. The
+    people it mentions are notified; followers' open timelines hear of it."""
+    now = utcnow()
+    post = Post(author_id=author.id, body=body, created_at=now)
     session.add(post)
     await session.flush()
     set_committed_value(post, "author", author)
+    mentioned = await users.ids_of_names(session, text.mentioned([body]))
+    await notifications.posted(session, post, mentioned, now)
+    await events.publish(session, "post", actor_id=author.id, post_id=post.id)
     return post
 
 
 async def delete_post(session: AsyncSession, post_id: int) -> None:
-    """Its comments go with it: ON DELETE CASCADE (SQLite's engine turns foreign keys on)."""
+    """Its comments and notifications go with it: ON DELETE CASCADE (SQLite's engine turns
+    foreign keys on)."""
     await session.execute(delete(Post).where(Post.id == post_id))

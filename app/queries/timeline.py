@@ -22,16 +22,20 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    tuple_,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import dialect_of
+from app.db import UTCDateTime, dialect_of
 from app.models import Follow, Post
 from app.pagination import FETCH, FIRST, Cursor, Page
-from app.queries.posts import FeedItem, feed, keyset, page_of
+from app.queries.posts import NEWEST_FIRST, FeedItem, feed, keyset, page_of
 
 _me = bindparam("me", type_=Integer)
+since_params = tuple_(
+    bindparam("since_at", type_=UTCDateTime()), bindparam("since_id", type_=Integer)
+)
 _followed = select(Follow.followed_id).where(Follow.follower_id == _me)
 _followees = select(func.count()).where(Follow.follower_id == _me)
 
@@ -107,3 +111,20 @@ async def home_timeline_plain(
     session: AsyncSession, user_id: int, cursor: Cursor = FIRST
 ) -> Page[FeedItem]:
     return await feed(session, HOME_PLAIN, cursor, me=user_id)
+
+
+NEWER_MAX = 40
+
+
+async def home_newer(session: AsyncSession, user_id: int, since: Cursor) -> list[FeedItem]:
+    """Home posts newer than `since`, newest first, at most NEWER_MAX (the newest of them):
+    what the "new posts" banner shows. Reads only what was posted since the page was shown."""
+    ids = (
+        select(Post.id)
+        .where(_by_followed(Post.author_id), tuple_(Post.created_at, Post.id) > since_params)
+        .order_by(*NEWEST_FIRST)
+        .limit(literal_column(str(NEWER_MAX)))
+        .subquery("ids")
+    )
+    params = {"me": user_id, "since_at": since.at, "since_id": since.id}
+    return [FeedItem(post, count) for post, count in await session.execute(page_of(ids), params)]

@@ -8,7 +8,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 
-from app.models import UserSession
+from app.models import User, UserSession
+from app.queries import events, notifications
 
 
 async def create_session(
@@ -37,15 +38,17 @@ async def create_session(
 
 async def active_session(
     session: AsyncSession, token_hash: str, now: datetime
-) -> UserSession | None:
-    """The unexpired session with this token, with its user, in one statement."""
+) -> tuple[UserSession, int] | None:
+    """The unexpired session with this token, with its user and their unread notification
+    count (for the navigation), in one statement."""
     stmt = (
-        select(UserSession)
+        select(UserSession, notifications.unread_count_of(User.id))
         .join(UserSession.user)
         .options(contains_eager(UserSession.user))
         .where(UserSession.token_hash == token_hash, UserSession.expires_at > now)
     )
-    return await session.scalar(stmt)
+    row = (await session.execute(stmt)).first()
+    return (row[0], row[1]) if row else None
 
 
 async def touch(
@@ -75,7 +78,10 @@ async def end_session(session: AsyncSession, user_id: int, session_id: int) -> b
         .where(UserSession.id == session_id, UserSession.user_id == user_id)
         .returning(UserSession.id)
     )
-    return await session.scalar(stmt) is not None
+    if await session.scalar(stmt) is None:
+        return False
+    await events.publish(session, "session_end", user_id=user_id, session_id=session_id)
+    return True
 
 
 async def end_sessions(session: AsyncSession, user_id: int, *, except_id: int = 0) -> None:
@@ -83,6 +89,7 @@ async def end_sessions(session: AsyncSession, user_id: int, *, except_id: int = 
     await session.execute(
         delete(UserSession).where(UserSession.user_id == user_id, UserSession.id != except_id)
     )
+    await events.publish(session, "session_end", user_id=user_id)
 
 
 async def prune_expired(session: AsyncSession, user_id: int, now: datetime) -> None:

@@ -41,6 +41,14 @@ async def existing_usernames(session: AsyncSession, names: set[str]) -> dict[str
     return {name.lower(): name for name in await session.scalars(stmt)}
 
 
+async def ids_of_names(session: AsyncSession, names: set[str]) -> list[int]:
+    """The ids of the users with these (lower-cased) names."""
+    if not names:
+        return []
+    stmt = select(User.id).where(func.lower(User.username).in_(sorted(names)))
+    return list(await session.scalars(stmt))
+
+
 async def create_user(session: AsyncSession, username: str, email: str, password_hash: str) -> User:
     user = User(
         username=username,

@@ -1,0 +1,190 @@
+"""GET /events: the logged-in user's Server-Sent Events stream (app/events.py feeds it).
+
+Each page opens one stream (`sse-connect` on <body>, htmx-ext-sse) and names itself in the
+query string: `page=home`, `page=post&id=N`, `page=profile&id=N`, else `page=other`. The
+stream sends what that page shows and can change:
+
+- `count`: the navigation's unread-notification count (`#notifications-count`), every page;
+- `new-post`: `{"id": N}` (JSON, for static/app.js's "new posts" banner), on home, when
+  someone the viewer follows posts;
+- `comment`: a new comment's <li> for `#comment-list`, with the post's count out of band;
+  `comment-gone`: a deleted comment, removed out of band, and the count;
+- `followers`: a profile's follower count (`#followers-count`), out of band.
+
+Every event carries its id; a browser that reconnects sends Last-Event-ID and gets what it
+missed from the events table (a page also passes `after`, the newest id when it was
+rendered). No database session stays open while the stream waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from quart import Blueprint, Response, current_app, g, request, stream_with_context
+from quart.typing import ResponseReturnValue
+from quart_auth import current_user, login_required
+
+from app import sessions, text
+from app.clock import utcnow
+from app.db import read_session, release_session
+from app.events import Subscriber, hub_of
+from app.models import Event, User
+from app.queries import comments, events, follows, notifications, user_sessions, users
+from app.web import render_template
+
+bp = Blueprint("live", __name__)
+
+HEARTBEAT = 20.0  # seconds: keeps proxies from closing an idle stream, and notices a gone one
+RECHECK_SESSION = timedelta(seconds=60)  # besides the session_end events that end it at once
+PAGES = {"home", "post", "profile", "other"}
+
+
+def _int_arg(value: str | None) -> int:
+    return int(value) if value and value.isascii() and value.isdigit() and len(value) < 10 else 0
+
+
+@bp.get("/events")
+@login_required
+async def stream() -> ResponseReturnValue:
+    me, login = sessions.signed_in_user(), sessions.current_login()
+    page = request.args.get("page", "other")
+    subscriber = Subscriber(
+        user_id=me.id,
+        session_id=login.id,
+        page=page if page in PAGES else "other",
+        subject=_int_arg(request.args.get("id")),
+    )
+    resume = max(
+        _int_arg(request.headers.get("Last-Event-ID")), _int_arg(request.args.get("after"))
+    )
+    if subscriber.page == "home":
+        subscriber.followees = await follows.followee_ids(read_session(), me.id)
+    await release_session()  # nothing held open while the stream waits
+    hub = hub_of(current_app)
+    hub.subscribe(subscriber)
+    token = str(current_user.auth_id)
+    body = stream_with_context(_events)(me, subscriber, resume, token)
+    response = Response(body, mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
+    response.timeout = None  # a stream lasts as long as the page
+    return response
+
+
+async def _events(
+    me: User, subscriber: Subscriber, resume: int, token: str
+) -> AsyncIterator[bytes]:
+    g.user = me  # the stream's context has a g of its own: templates check the viewer there
+    hub = hub_of(current_app)
+    replayed: set[int] = set()
+    checked = utcnow()
+    try:
+        yield b"retry: 2000\n\n"
+        if resume:
+            async with hub.sessions()() as session:
+                missed = await events.after(session, resume)
+            for old in missed:
+                replayed.add(old.id)
+                async for message in _render(subscriber, old):
+                    yield message
+        while True:
+            try:
+                event = await asyncio.wait_for(subscriber.queue.get(), HEARTBEAT)
+            except TimeoutError:
+                yield b": heartbeat\n\n"
+                if utcnow() - checked > RECHECK_SESSION:
+                    checked = utcnow()
+                    if not await _session_alive(token):
+                        return
+                continue
+            if event is None:  # closed: shutdown, or too many streams for this user
+                return
+            if event.id in replayed:
+                continue
+            if event.kind == "session_end" and event.user_id == subscriber.user_id:
+                if event.session_id in (None, subscriber.session_id) and not (
+                    await _session_alive(token)
+                ):
+                    return
+                continue
+            async for message in _render(subscriber, event):
+                yield message
+    finally:
+        hub.unsubscribe(subscriber)
+
+
+async def _session_alive(token: str) -> bool:
+    async with hub_of(current_app).sessions()() as session:
+        found = await user_sessions.active_session(session, sessions.token_hash(token), utcnow())
+    return found is not None
+
+
+def _message(event: Event, name: str, data: str) -> bytes:
+    """One SSE message: every line of the payload behind its own `data:`."""
+    lines = [f"id: {event.id}", f"event: {name}"]
+    lines += [f"data: {line}" for line in data.splitlines() or [""]]
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+async def _render(subscriber: Subscriber, event: Event) -> AsyncIterator[bytes]:
+    """What `event` means for this stream's page, as SSE messages (often nothing)."""
+    me = subscriber.user_id
+    kind = event.kind
+    if kind in {"notify", "read"} and event.user_id == me:
+        async with hub_of(current_app).sessions()() as session:
+            count = await notifications.unread_count(session, me)
+        html = await render_template("partials/notifications_count.html", unread=count)
+        yield _message(event, "count", html)
+    elif kind == "post" and subscriber.page == "home":
+        if event.actor_id in subscriber.followees:  # your own posts are on your page already
+            yield _message(event, "new-post", json.dumps({"id": event.post_id}))
+    elif kind in {"follow", "unfollow"}:
+        if event.actor_id == me and event.user_id is not None:
+            if kind == "follow":
+                subscriber.followees.add(event.user_id)
+            else:
+                subscriber.followees.discard(event.user_id)
+        if subscriber.page == "profile" and event.user_id == subscriber.subject:
+            async with hub_of(current_app).sessions()() as session:
+                count = await follows.follower_count(session, subscriber.subject)
+            html = f'<strong id="followers-count" hx-swap-oob="true">{count}</strong>'
+            yield _message(event, "followers", html)
+    elif kind == "comment" and _on_post(subscriber, event):
+        async for message in _comment_added(event):
+            yield message
+    elif kind == "comment_deleted" and _on_post(subscriber, event):
+        async with hub_of(current_app).sessions()() as session:
+            count = await comments.comment_count(session, subscriber.subject)
+        html = await render_template(
+            "partials/comment_removed.html",
+            comment_id=event.comment_id,
+            post_id=subscriber.subject,
+            count=count,
+        )
+        yield _message(event, "comment-gone", html)
+
+
+def _on_post(subscriber: Subscriber, event: Event) -> bool:
+    return subscriber.page == "post" and event.post_id == subscriber.subject
+
+
+async def _comment_added(event: Event) -> AsyncIterator[bytes]:
+    async with hub_of(current_app).sessions()() as session:
+        comment = await comments.get_comment_with_author(session, event.comment_id or 0)
+        if comment is None:
+            return  # deleted meanwhile
+        count = await comments.comment_count(session, comment.post_id)
+        post_author = await comments.post_author_id(session, comment.post_id)
+        names = await users.existing_usernames(session, text.mentioned([comment.body]))
+    html = await render_template(
+        "partials/comment_added.html",
+        comment=comment,
+        post_id=comment.post_id,
+        count=count,
+        mentions=names,
+        post_author_id=post_author,
+    )
+    yield _message(event, "comment", html)

@@ -1,0 +1,290 @@
+"""Live delivery: each worker's hub reads new events and hands them to its open streams.
+
+The path of an event (docs/architecture.md): a write records it in the `events` table in its
+own transaction (app/queries/events.py) → on commit, PostgreSQL NOTIFYs every worker's
+listener, a dedicated asyncpg connection (SQLite has no NOTIFY: each worker polls the table
+every POLL_SQLITE seconds, one indexed query shared by all its streams) → the hub loads the
+events after the last one it saw and puts them on the queue of each subscriber (one per open
+stream) → the stream (app/blueprints/live.py) decides what the event means for its page and
+renders it with the viewer's permissions.
+
+Whatever happens to the listener, nothing is lost: the hub always reads the table by id, so
+a reconnect (or a missed NOTIFY) only delays events, and a stream resumes after the browser's
+Last-Event-ID in the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+from quart import Quart
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.clock import utcnow
+from app.models import Event
+from app.queries import events
+
+log = logging.getLogger(__name__)
+
+POLL_SQLITE = 0.5  # seconds between reads of the events table on SQLite
+POLL_SAFETY = 5.0  # PostgreSQL: read anyway this often, in case a NOTIFY went missing
+PING_EVERY = 5.0  # PostgreSQL: a listener that stopped answering is replaced (asyncpg#519)
+# An id that is missing may belong to a transaction that has not committed yet (ids are
+# handed out before commit): the hub waits this long for it before moving past it.
+GAP_PATIENCE = timedelta(seconds=3)
+KEEP_EVENTS = timedelta(days=1)
+BATCH = 500
+MAX_STREAMS_PER_USER = 8
+CLOSE = None  # put on a subscriber's queue: the stream ends
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """One open stream: who it is for and what page it serves."""
+
+    user_id: int
+    session_id: int
+    page: str  # home, post, profile or other
+    subject: int = 0  # the post's or the profile's id
+    followees: set[int] = field(default_factory=set)
+    queue: asyncio.Queue[Event | None] = field(default_factory=asyncio.Queue)
+
+    def close(self) -> None:
+        self.queue.put_nowait(CLOSE)
+
+
+class Hub:
+    def __init__(self, app: Quart) -> None:
+        self.app = app
+        self.subscribers: dict[int, list[Subscriber]] = defaultdict(list)
+        self.last_id: int | None = None  # None: not read yet
+        self.seen: set[int] = set()  # ids above last_id already delivered
+        self.gaps: dict[int, datetime] = {}  # a missing id -> when it was first missed
+        self.wake = asyncio.Event()
+        self.tasks: list[asyncio.Task[None]] = []
+        self.listener: asyncpg.Connection | None = None
+        self.stopping = False
+
+    # -- subscribers -------------------------------------------------------------------------
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        """Add a stream; a user's oldest stream closes beyond MAX_STREAMS_PER_USER."""
+        streams = self.subscribers[subscriber.user_id]
+        streams.append(subscriber)
+        while len(streams) > MAX_STREAMS_PER_USER:
+            streams.pop(0).close()
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        streams = self.subscribers.get(subscriber.user_id, [])
+        if subscriber in streams:
+            streams.remove(subscriber)
+        if not streams:
+            self.subscribers.pop(subscriber.user_id, None)
+
+    def close_all(self) -> None:
+        for streams in list(self.subscribers.values()):
+            for subscriber in streams:
+                subscriber.close()
+
+    @property
+    def stream_count(self) -> int:
+        return sum(len(streams) for streams in self.subscribers.values())
+
+    # -- reading the table -------------------------------------------------------------------
+
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        maker: async_sessionmaker[AsyncSession] = self.app.extensions["db_reader"]
+        return maker
+
+    async def start(self) -> None:
+        """Start reading (from the newest event at the first successful read: a worker that
+        starts during a database outage starts anyway)."""
+        self.tasks.append(asyncio.create_task(self._read_loop()))  # first: stop() awaits it
+        if self._dialect() == "postgresql":
+            self.tasks.append(asyncio.create_task(self._listen_loop()))
+        self.tasks.append(asyncio.create_task(_watch_shutdown(self)))
+
+    async def stop(self) -> None:
+        """Close the streams and let the reader finish its read (cancelling it mid-query
+        would leave the database driver calling back into a closed loop)."""
+        self.close_all()
+        self.stopping = True
+        self.wake.set()
+        reader, *others = self.tasks
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(reader), 2.0)
+        for task in (reader, *others):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.listener is not None:
+            with contextlib.suppress(Exception):
+                await self.listener.close()
+
+    def _dialect(self) -> str:
+        return str(self.app.extensions["db_engine"].dialect.name)
+
+    async def _read_loop(self) -> None:
+        """Read new events whenever woken (NOTIFY) or at the latest every poll interval."""
+        every = POLL_SQLITE if self._dialect() == "sqlite" else POLL_SAFETY
+        forgotten_at = utcnow()
+        self.wake.set()  # read at once: the starting point
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), every)
+            self.wake.clear()
+            if self.stopping:
+                return
+            try:
+                await self.read_new()
+                if utcnow() - forgotten_at > timedelta(hours=1):
+                    forgotten_at = utcnow()
+                    await self._forget_old()
+            except Exception:  # a database outage: try again at the next interval
+                log.warning("could not read events; retrying", exc_info=True)
+
+    async def read_new(self) -> None:
+        """Deliver the events after last_id that have not been delivered yet.
+
+        Ids are handed out before commit, so a lower id can commit after a higher one: an id
+        missing below the newest one seen is waited for (GAP_PATIENCE), then given up (a
+        rolled-back transaction leaves such a hole for ever).
+        """
+        if self.last_id is None:
+            async with self.sessions()() as session:
+                self.last_id = await events.last_id(session)
+        while True:
+            async with self.sessions()() as session:
+                found = await events.after(session, self.last_id, BATCH)
+            for event in found:
+                if event.id not in self.seen:
+                    self.seen.add(event.id)
+                    self.deliver(event)
+            self._advance(utcnow())
+            if len(found) < BATCH:
+                return
+
+    def _advance(self, now: datetime) -> None:
+        assert self.last_id is not None
+        newest = max(self.seen, default=self.last_id)
+        for missing in range(self.last_id + 1, newest):
+            if missing not in self.seen:
+                self.gaps.setdefault(missing, now)
+        while self.last_id < newest:
+            following = self.last_id + 1
+            if following in self.seen:
+                self.seen.discard(following)
+            elif now - self.gaps.get(following, now) >= GAP_PATIENCE:
+                self.gaps.pop(following, None)
+            else:
+                break
+            self.last_id = following
+
+    def deliver(self, event: Event) -> None:
+        for streams in self.subscribers.values():
+            for subscriber in streams:
+                subscriber.queue.put_nowait(event)
+
+    async def _forget_old(self) -> None:
+        async with self.app.extensions["db_writer"]() as session:
+            await events.forget_before(session, utcnow() - KEEP_EVENTS)
+            await session.commit()
+
+    # -- PostgreSQL's NOTIFY -----------------------------------------------------------------
+
+    async def _listen_loop(self) -> None:
+        """One dedicated connection per worker LISTENs (a pooled one would be handed to
+        requests: asyncpg#189); a dead one is noticed by a termination callback or a failed
+        ping, and replaced. After each (re)connect the hub reads the table: what was
+        committed while nobody listened arrives then."""
+        while True:
+            lost = asyncio.Event()
+            try:
+                self.listener = await self._connect_listener(lost)
+                self.wake.set()
+                while not lost.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(lost.wait(), PING_EVERY)
+                    if not lost.is_set():
+                        await asyncio.wait_for(self.listener.fetchval("SELECT 1"), PING_EVERY)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("event listener lost; reconnecting", exc_info=True)
+            if self.listener is not None:
+                with contextlib.suppress(Exception):
+                    self.listener.terminate()
+                self.listener = None
+            await asyncio.sleep(0.5)
+
+    async def _connect_listener(self, lost: asyncio.Event) -> asyncpg.Connection:
+        url = make_url(self.app.config["DATABASE_URL"])
+        connection: asyncpg.Connection = await asyncpg.connect(
+            host=url.host,
+            port=url.port,
+            user=url.username,
+            password=url.password,
+            database=url.database,
+            server_settings={"application_name": "warble-events"},
+        )
+        connection.add_termination_listener(lambda _c: lost.set())
+        await connection.add_listener(events.CHANNEL, lambda *_args: self.wake.set())
+        return connection
+
+
+async def _watch_shutdown(hub: Hub) -> None:
+    """Close every stream as soon as hypercorn starts shutting down.
+
+    Hypercorn waits up to graceful_timeout for open responses before it stops a worker, and a
+    stream never ends by itself: without this, every restart would take that long. Hypercorn
+    tells its connections through its WorkerContext's `terminated` event, which an ASGI app
+    is not handed; the worker has exactly one, found once at start-up. The browsers reconnect
+    (to another worker, or to this one restarted) and resume after their Last-Event-ID.
+    """
+    terminated = _hypercorn_terminated_event()
+    if terminated is None:  # not under hypercorn (the test client): nothing to watch
+        return
+    await terminated.wait()
+    hub.close_all()
+
+
+def _hypercorn_terminated_event() -> Any:
+    with contextlib.suppress(ImportError):
+        from hypercorn.asyncio.worker_context import WorkerContext
+
+        for obj in gc.get_objects():
+            if isinstance(obj, WorkerContext):
+                return obj.terminated
+    return None
+
+
+def init_app(app: Quart) -> None:
+    @app.template_global()
+    def live_after() -> int:
+        """The newest event this worker has read: a page's stream resumes after it."""
+        hub: Hub | None = app.extensions.get("events_hub")
+        return (hub.last_id or 0) if hub else 0
+
+    @app.before_serving
+    async def start_hub() -> None:
+        hub = Hub(app)
+        app.extensions["events_hub"] = hub
+        await hub.start()
+
+    @app.after_serving
+    async def stop_hub() -> None:
+        await app.extensions.pop("events_hub").stop()
+
+
+def hub_of(app: Quart) -> Hub:
+    hub: Hub = app.extensions["events_hub"]
+    return hub

@@ -1,0 +1,175 @@
+"""The live stream, in one process: what each page hears, replay after Last-Event-ID, limits.
+
+Streams across processes (two hypercorn workers on one database), listener loss and shutdown
+are in test_live_servers.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from contextlib import asynccontextmanager
+
+import pytest
+
+from app.events import MAX_STREAMS_PER_USER, hub_of
+from tests.conftest import Client
+
+DEADLINE = 5.0  # seconds; the SQLite hub reads every 0.5 s
+
+
+class Stream:
+    """An open /events response, read message by message."""
+
+    def __init__(self, connection) -> None:
+        self.connection = connection
+        self.buffer = b""
+
+    async def message(self, name: str, within: float = DEADLINE) -> dict[str, str]:
+        """The next message of this event name (others are skipped)."""
+        async with asyncio.timeout(within):
+            while True:
+                while b"\n\n" not in self.buffer:
+                    self.buffer += await self.connection.receive()
+                raw, self.buffer = self.buffer.split(b"\n\n", 1)
+                fields: dict[str, str] = {}
+                for line in raw.decode().splitlines():
+                    key, _, value = line.partition(": ")
+                    if key == "data" and "data" in fields:
+                        fields["data"] += "\n" + value
+                    else:
+                        fields[key] = value
+                if fields.get("event") == name:
+                    return fields
+
+    async def nothing(self, name: str, wait: float = 1.2) -> None:
+        """No message of this name arrives within `wait` seconds (two SQLite polls)."""
+        with pytest.raises(TimeoutError):
+            await self.message(name, wait)
+
+
+@asynccontextmanager
+async def stream(client: Client, query: str = "page=other", headers: dict | None = None):
+    async with client.raw.request(f"/events?{query}", headers=headers or {}) as connection:
+        await connection.send_complete()
+        yield Stream(connection)
+        await connection.disconnect()
+
+
+async def test_a_follow_reaches_the_followed_users_open_page_as_a_count(make_client, make_user):
+    alice, bob = await make_user("alice"), await make_user("bob")
+    alices, bobs = make_client(), make_client()
+    await alices.login(alice)
+    await bobs.login(bob)
+    async with stream(alices) as live:
+        await bobs.post("/user/alice/follow")
+        message = await live.message("count")
+        assert 'id="notifications-count"' in message["data"]
+        assert ">1</span>" in message["data"]
+        assert message["id"].isdigit()
+        await alices.get("/notifications")  # read: the count clears
+        cleared = await live.message("count")
+        assert "hidden" in cleared["data"]
+
+
+async def test_home_hears_posts_of_followed_people_only(make_client, make_user):
+    alice, bob, carol = await make_user("alice"), await make_user("bob"), await make_user("carol")
+    alices, bobs, carols = make_client(), make_client(), make_client()
+    for client, user in ((alices, alice), (bobs, bob), (carols, carol)):
+        await client.login(user)
+    await alices.post("/user/bob/follow")
+    async with stream(alices, "page=home") as live:
+        await carols.post("/posts", {"body": "not for alice"})
+        await bobs.post("/posts", {"body": "for alice"})
+        message = await live.message("new-post")
+        bob_post = json.loads(message["data"])["id"]
+        page = await alices.get(f"/?since={_cursor_before(bob_post)}", htmx=True)
+        html = (await page.get_data()).decode()
+        assert "for alice" in html and "not for alice" not in html
+        await alices.post("/posts", {"body": "alice's own"})
+        await live.nothing("new-post")
+
+
+def _cursor_before(_post_id: int) -> str:
+    return "0.0"  # the beginning of time: every post is newer
+
+
+async def test_a_post_page_hears_new_and_deleted_comments(make_client, make_user, make_post):
+    alice, bob = await make_user("alice"), await make_user("bob")
+    post = await make_post(alice, "talk to me")
+    alices, bobs = make_client(), make_client()
+    await alices.login(alice)
+    await bobs.login(bob)
+    async with stream(alices, f"page=post&id={post.id}") as live:
+        await bobs.post(f"/posts/{post.id}/comments", {"body": "a live comment"})
+        message = await live.message("comment")
+        assert '<li class="comment"' in message["data"] and "a live comment" in message["data"]
+        assert f'id="comment-count-{post.id}" hx-swap-oob="true">1 comment' in message["data"]
+        assert ">Delete</a>" in message["data"]  # alice may delete comments on her post
+        comment_id = message["data"].split('id="comment-', 1)[1].split('"', 1)[0]
+        await bobs.post(f"/comments/{comment_id}/delete")
+        gone = await live.message("comment-gone")
+        assert f'<li id="comment-{comment_id}" hx-swap-oob="delete"></li>' in gone["data"]
+        assert "0 comments" in gone["data"]
+
+
+async def test_a_profile_hears_its_follower_count(make_client, make_user):
+    alice, bob = await make_user("alice"), await make_user("bob")
+    bobs = make_client()
+    await bobs.login(bob)
+    async with stream(bobs, f"page=profile&id={alice.id}") as live:
+        await bobs.post("/user/alice/follow")
+        message = await live.message("followers")
+        assert message["data"] == '<strong id="followers-count" hx-swap-oob="true">1</strong>'
+
+
+async def test_a_reconnecting_stream_gets_what_it_missed_after_last_event_id(
+    make_client, make_user
+):
+    alice, bob = await make_user("alice"), await make_user("bob")
+    alices, bobs = make_client(), make_client()
+    await alices.login(alice)
+    await bobs.login(bob)
+    async with stream(alices) as live:
+        await bobs.post("/user/alice/follow")
+        seen = (await live.message("count"))["id"]
+    await bobs.post("/user/alice/unfollow")  # while alice's page was not connected
+    async with stream(alices, headers={"Last-Event-ID": seen}) as live:
+        message = await live.message("count")
+        assert int(message["id"]) > int(seen) and "hidden" in message["data"]
+
+
+async def test_logging_out_ends_the_stream_of_that_session(make_client, make_user):
+    alice = await make_user("alice")
+    alices = make_client()
+    await alices.login(alice)
+    async with alices.raw.request("/events") as connection:
+        await connection.send_complete()
+        await alices.post("/logout")
+        async with asyncio.timeout(DEADLINE):
+            while await connection.receive() != b"":  # the body's last, empty, part: it ended
+                pass
+
+
+async def test_a_user_keeps_at_most_eight_streams(app, make_client, make_user):
+    alice = await make_user("alice")
+    clients = [make_client() for _ in range(MAX_STREAMS_PER_USER + 1)]
+    for client in clients:
+        await client.login(alice)
+    hub = hub_of(app.app)
+    opened = []
+    try:
+        for client in clients:
+            connection = client.raw.request("/events")
+            opened.append(await connection.__aenter__())
+            await opened[-1].send_complete()
+            await opened[-1].receive()  # the stream has started
+        assert hub.stream_count == MAX_STREAMS_PER_USER
+    finally:
+        for connection in opened:
+            await connection.disconnect()
+
+
+async def test_the_stream_needs_a_login(client):
+    response = await client.get("/events")
+    assert response.status_code == 302
