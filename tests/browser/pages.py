@@ -8,6 +8,7 @@ import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from playwright.async_api import ConsoleMessage, Page, Request, Response, expect
 
@@ -56,6 +57,9 @@ class Watch:
     def _request_failed(self, request: Request) -> None:
         # Chromium cancels its own favicon fetch when the page moves on: not the app's doing.
         if request.failure == "net::ERR_ABORTED" and request.url.endswith("/favicon.svg"):
+            return
+        # Leaving a page ends its live stream (an EventSource never completes on its own).
+        if request.failure == "net::ERR_ABORTED" and urlsplit(request.url).path == "/events":
             return
         self.problems.append(f"request failed: {request.method} {request.url}: {request.failure}")
 
