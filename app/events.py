@@ -246,15 +246,18 @@ async def _watch_shutdown(hub: Hub) -> None:
 
     Hypercorn waits up to graceful_timeout for open responses before it stops a worker, and a
     stream never ends by itself: without this, every restart would take that long. Hypercorn
-    tells its connections through its WorkerContext's `terminated` event, which an ASGI app
-    is not handed; the worker has exactly one, found once at start-up. The browsers reconnect
-    (to another worker, or to this one restarted) and resume after their Last-Event-ID.
+    tells its connections through its WorkerContext's `terminated` event, which an ASGI app is
+    not handed; each worker has exactly one, made just after start-up (the lifespan), so it is
+    looked for then, once. The browsers reconnect (to another worker, or to this one
+    restarted) and resume after their Last-Event-ID.
     """
-    terminated = _hypercorn_terminated_event()
-    if terminated is None:  # not under hypercorn (the test client): nothing to watch
-        return
-    await terminated.wait()
-    hub.close_all()
+    for _ in range(50):  # the context appears right after start-up; give up after 5 s
+        await asyncio.sleep(0.1)
+        terminated = _hypercorn_terminated_event()
+        if terminated is not None:
+            await terminated.wait()
+            hub.close_all()
+            return
 
 
 def _hypercorn_terminated_event() -> Any:

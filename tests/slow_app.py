@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from quart import Quart
+from quart import Quart, request
 
 from app import create_app
 
@@ -19,7 +19,8 @@ def create() -> Quart:
     @app.get("/slow")
     async def slow() -> str:
         (folder / STARTED).touch()
-        await asyncio.sleep(1.5)  # the slow work, long enough for SIGTERM to arrive meanwhile
+        # The slow work, long enough for SIGTERM to arrive meanwhile.
+        await asyncio.sleep(float(request.args.get("seconds", "1.5")))
         return "finished"
 
     return app
