@@ -35,7 +35,7 @@ from app.queries import events
 
 log = logging.getLogger(__name__)
 
-POLL_SQLITE = 0.5  # seconds between reads of the events table on SQLite
+POLL_SQLITE = 0.1  # seconds between reads of the events table on SQLite (bench/streams.py)
 POLL_SAFETY = 5.0  # PostgreSQL: read anyway this often, in case a NOTIFY went missing
 PING_EVERY = 5.0  # PostgreSQL: a listener that stopped answering is replaced (asyncpg#519)
 # An id that is missing may belong to a transaction that has not committed yet (ids are

@@ -15,7 +15,7 @@ import pytest
 from app.events import MAX_STREAMS_PER_USER, hub_of
 from tests.conftest import Client
 
-DEADLINE = 5.0  # seconds; the SQLite hub reads every 0.5 s
+DEADLINE = 5.0  # seconds; the SQLite hub reads every 0.1 s
 
 
 class Stream:
@@ -42,8 +42,8 @@ class Stream:
                 if fields.get("event") == name:
                     return fields
 
-    async def nothing(self, name: str, wait: float = 1.2) -> None:
-        """No message of this name arrives within `wait` seconds (two SQLite polls)."""
+    async def nothing(self, name: str, wait: float = 1.0) -> None:
+        """No message of this name arrives within `wait` seconds (ten SQLite polls)."""
         with pytest.raises(TimeoutError):
             await self.message(name, wait)
 

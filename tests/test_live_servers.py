@@ -12,13 +12,11 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from app import create_app
 from app.clock import utcnow
 from app.queries import user_sessions
 from app.sessions import token_hash
@@ -26,10 +24,10 @@ from tests import slow_app
 from tests.browser.server import free_port
 from tests.conftest import PASSWORD_HASH, Database
 from tests.hashing import cheap_argon2_environ
+from tests.live_client import Login, post_form, request, sse_request
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "live servers test"
-CSRF = "live-servers-csrf"
 
 
 class Warble:
@@ -73,18 +71,6 @@ class Warble:
             self.process.wait()
 
 
-class Login:
-    """Cookies of a session made directly in the database, signed as the servers sign them."""
-
-    signer = create_app({"SECRET_KEY": SECRET, "DATABASE_URL": "sqlite+aiosqlite://"})
-
-    def __init__(self, token: str) -> None:
-        auth = self.signer.extensions["QUART_AUTH"][0].dump_token(token, self.signer)
-        serializer = self.signer.session_interface.get_signing_serializer(self.signer)
-        assert serializer is not None
-        self.cookie = f"warble_auth={auth}; warble_session={serializer.dumps({'csrf': CSRF})}"
-
-
 async def make_logins(db: Database, count: int) -> list[tuple[int, Login]]:
     """`count` users, each logged in once: (user id, cookies)."""
     engine = db.engine()
@@ -112,7 +98,7 @@ async def make_logins(db: Database, count: int) -> list[tuple[int, Login]]:
                     now=now,
                     expires_at=now + timedelta(days=1),
                 )
-                made.append((user_id, Login(token)))
+                made.append((user_id, Login(token, SECRET)))
             await session.commit()
     finally:
         await engine.dispose()
@@ -129,44 +115,6 @@ async def username_of(db: Database, user_id: int) -> str:
         await engine.dispose()
 
 
-async def request(port: int, method: str, path: str, login: Login, form: dict | None = None):
-    """One HTTP/1.1 request; returns (status, reader, writer) with the headers read."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    body = urlencode(form or {}).encode()
-    head = [
-        f"{method} {path} HTTP/1.1",
-        f"Host: 127.0.0.1:{port}",
-        f"Cookie: {login.cookie}",
-        "Connection: close",
-    ]
-    if method == "POST":
-        head += ["Content-Type: application/x-www-form-urlencoded", f"Content-Length: {len(body)}"]
-    writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
-    await writer.drain()
-    status = int((await reader.readline()).split()[1])
-    while (await reader.readline()) not in (b"\r\n", b""):
-        pass
-    return status, reader, writer
-
-
-async def post(port: int, path: str, login: Login) -> int:
-    status, _, writer = await request(port, "POST", path, login, {"csrf_token": CSRF})
-    writer.close()
-    return status
-
-
-async def next_event(reader: asyncio.StreamReader, name: str, within: float) -> str:
-    """The data of the next SSE message called `name` (the body is chunked: read lines)."""
-    async with asyncio.timeout(within):
-        current = None
-        while True:
-            line = (await reader.readline()).decode().strip()
-            if line.startswith("event: "):
-                current = line[len("event: ") :]
-            elif line.startswith("data: ") and current == name:
-                return line[len("data: ") :]
-
-
 @pytest.fixture
 async def two_servers(db: Database, tmp_path: Path):
     servers = [Warble(db, tmp_path / name) for name in ("a", "b")]
@@ -181,17 +129,16 @@ async def two_servers(db: Database, tmp_path: Path):
 async def test_an_event_caused_on_one_server_reaches_a_stream_on_the_other(db, two_servers):
     a, b = two_servers
     (alice_id, alice), (_, bob) = await make_logins(db, 2)
-    status, reader, writer = await request(a.port, "GET", "/events?page=other", alice)
-    assert status == 200
+    live = await sse_request(a.port, "/events?page=other", alice)
     try:
-        started = time.monotonic()
         alice_name = await username_of(db, alice_id)
-        assert await post(b.port, f"/user/{alice_name}/follow", bob) == 302
-        data = await next_event(reader, "count", within=2.0)
-        assert ">1</span>" in data
-        assert time.monotonic() - started < 2.0
+        started = time.perf_counter()
+        assert await post_form(b.port, f"/user/{alice_name}/follow", bob) == 302
+        arrived = await live.next_event("count", within=2.0)
+        assert ">1</span>" in live.data
+        assert arrived - started < 2.0
     finally:
-        writer.close()
+        live.close()
 
 
 async def test_a_killed_listener_is_replaced_and_the_event_still_arrives(db, two_servers):
@@ -199,8 +146,7 @@ async def test_a_killed_listener_is_replaced_and_the_event_still_arrives(db, two
         pytest.skip("SQLite has no listener: its workers read the events table")
     a, b = two_servers
     (alice_id, alice), (_, bob) = await make_logins(db, 2)
-    status, reader, writer = await request(a.port, "GET", "/events?page=other", alice)
-    assert status == 200
+    live = await sse_request(a.port, "/events?page=other", alice)
     try:
         engine = db.engine()
         try:
@@ -215,10 +161,11 @@ async def test_a_killed_listener_is_replaced_and_the_event_still_arrives(db, two
         finally:
             await engine.dispose()
         alice_name = await username_of(db, alice_id)
-        assert await post(b.port, f"/user/{alice_name}/follow", bob) == 302
-        assert ">1</span>" in await next_event(reader, "count", within=6.0)
+        assert await post_form(b.port, f"/user/{alice_name}/follow", bob) == 302
+        await live.next_event("count", within=6.0)
+        assert ">1</span>" in live.data
     finally:
-        writer.close()
+        live.close()
 
 
 async def test_sigterm_closes_fifty_streams_at_once_and_finishes_requests_in_flight(db, tmp_path):
@@ -229,9 +176,8 @@ async def test_sigterm_closes_fifty_streams_at_once_and_finishes_requests_in_fli
         await server.ready()
         logins = await make_logins(db, 50)
         streams = [
-            await request(server.port, "GET", "/events?page=other", login) for _, login in logins
+            await sse_request(server.port, "/events?page=other", login) for _, login in logins
         ]
-        assert {status for status, _, _ in streams} == {200}
         slow = asyncio.create_task(request(server.port, "GET", "/slow?seconds=0.4", logins[0][1]))
         async with asyncio.timeout(10):  # poll with a deadline until /slow is in flight
             while not (tmp_path / slow_app.STARTED).exists():  # noqa: ASYNC110
@@ -239,16 +185,16 @@ async def test_sigterm_closes_fifty_streams_at_once_and_finishes_requests_in_fli
         started = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
         async with asyncio.timeout(1.5):  # every stream ends: read to its end
-            await asyncio.gather(*(stream.read() for _, stream, _ in streams))
+            await asyncio.gather(*(stream.reader.read() for stream in streams))
         closed = time.monotonic() - started
-        status, reader, writer = await slow
-        assert status == 200 and b"finished" in await reader.read()  # in flight: finished
+        answer = await slow
+        assert answer.status == 200 and b"finished" in await answer.reader.read()  # finished
         await asyncio.to_thread(server.process.wait, 10)
         exited = time.monotonic() - started
         assert server.process.returncode == 0
         assert exited < 2.0, f"the worker took {exited:.2f} s to exit (streams: {closed:.2f} s)"
-        for _, _, stream_writer in streams:
-            stream_writer.close()
-        writer.close()
+        for stream in streams:
+            stream.close()
+        answer.close()
     finally:
         server.stop()

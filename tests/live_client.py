@@ -1,0 +1,81 @@
+"""A raw HTTP/1.1 client for live-stream tests and benchmarks: signed cookies of a session made
+in the database, form posts, and Server-Sent Events read line by line."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from urllib.parse import urlencode
+
+from app import create_app
+
+CSRF = "live-client-csrf"
+
+
+class Login:
+    """Cookies naming a session token, signed with the server's SECRET_KEY as it signs them."""
+
+    def __init__(self, token: str, secret: str) -> None:
+        signer = create_app({"SECRET_KEY": secret, "DATABASE_URL": "sqlite+aiosqlite://"})
+        auth = signer.extensions["QUART_AUTH"][0].dump_token(token, signer)
+        serializer = signer.session_interface.get_signing_serializer(signer)
+        assert serializer is not None
+        self.cookie = f"warble_auth={auth}; warble_session={serializer.dumps({'csrf': CSRF})}"
+
+
+class Stream:
+    """An open response; for /events, read message by message."""
+
+    def __init__(
+        self, status: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.status, self.reader, self.writer = status, reader, writer
+
+    async def next_event(self, name: str, within: float) -> float:
+        """Wait for the next message called `name`; returns when it arrived (perf_counter)."""
+        async with asyncio.timeout(within):
+            current = None
+            while True:
+                line = (await self.reader.readline()).decode().strip()
+                if line.startswith("event: "):
+                    current = line[len("event: ") :]
+                elif line.startswith("data: ") and current == name:
+                    self.data = line[len("data: ") :]
+                    return time.perf_counter()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def request(
+    port: int, method: str, path: str, login: Login, form: dict[str, str] | None = None
+) -> Stream:
+    """Send one request; returns once its status line and headers are read."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    body = urlencode(form or {}).encode()
+    head = [
+        f"{method} {path} HTTP/1.1",
+        f"Host: 127.0.0.1:{port}",
+        f"Cookie: {login.cookie}",
+        "Connection: close",
+    ]
+    if method == "POST":
+        head += ["Content-Type: application/x-www-form-urlencoded", f"Content-Length: {len(body)}"]
+    writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+    await writer.drain()
+    status = int((await reader.readline()).split()[1])
+    while (await reader.readline()) not in (b"\r\n", b""):
+        pass
+    return Stream(status, reader, writer)
+
+
+async def sse_request(port: int, path: str, login: Login) -> Stream:
+    stream = await request(port, "GET", path, login)
+    assert stream.status == 200, stream.status
+    return stream
+
+
+async def post_form(port: int, path: str, login: Login, form: dict[str, str] | None = None) -> int:
+    stream = await request(port, "POST", path, login, {"csrf_token": CSRF, **(form or {})})
+    stream.close()
+    return stream.status
