@@ -90,19 +90,34 @@ def current_login() -> UserSession:
     return login
 
 
+async def issue_token(
+    session: AsyncSession, user_id: int, *, remember: bool, user_agent: str, expires_at: datetime
+) -> str:
+    """A session row for the user; returns the token its cookie names (only its hash is kept).
+    The caller commits."""
+    token = secrets.token_urlsafe(32)
+    await user_sessions.create_session(
+        session,
+        user_id=user_id,
+        token_hash=token_hash(token),
+        remember=remember,
+        user_agent=user_agent[:USER_AGENT_MAX],
+        now=utcnow(),
+        expires_at=expires_at,
+    )
+    return token
+
+
 async def start_session(session: AsyncSession, user: User, *, remember: bool) -> None:
     """A new session for this login, and a new CSRF token: nothing issued before the switch
     is worth anything after it. The caller commits."""
     now = utcnow()
-    token = secrets.token_urlsafe(32)
     await user_sessions.prune_expired(session, user.id, now)
-    await user_sessions.create_session(
+    token = await issue_token(
         session,
-        user_id=user.id,
-        token_hash=token_hash(token),
+        user.id,
         remember=remember,
-        user_agent=request.headers.get("User-Agent", "")[:USER_AGENT_MAX],
-        now=now,
+        user_agent=request.headers.get("User-Agent", ""),
         expires_at=_expiry(remember, now),
     )
     login_user(AuthUser(token), remember=remember)

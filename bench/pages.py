@@ -7,7 +7,6 @@ import asyncio
 import os
 import random
 import re
-import secrets
 import shutil
 import signal
 import socket
@@ -33,8 +32,8 @@ from app.clock import utcnow
 from app.config import database_schema, database_url
 from app.db import make_engine
 from app.models import User
-from app.queries import timeline, user_sessions
-from app.sessions import token_hash
+from app.queries import timeline
+from app.sessions import issue_token
 from bench.common import sample_viewers, save
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,19 +55,15 @@ async def prepare(url: str, schema: str | None) -> tuple[list[Target], str]:
     engine = make_engine(url, schema=schema)
     try:
         viewer = (await sample_viewers(engine, 1, seed=5))[0]
-        token = secrets.token_urlsafe(32)
         async with async_sessionmaker(engine, expire_on_commit=False)() as session:
             user = await session.get_one(User, viewer.user_id)
             first = await timeline.home_timeline(session, user.id)
-            now = utcnow()  # a remembered session, like a returning reader's
-            await user_sessions.create_session(
+            token = await issue_token(  # a remembered session, like a returning reader's
                 session,
-                user_id=user.id,
-                token_hash=token_hash(token),
+                user.id,
                 remember=True,
                 user_agent="bench",
-                now=now,
-                expires_at=now + timedelta(days=1),
+                expires_at=utcnow() + timedelta(days=1),
             )
             await session.commit()
         warble = create_app({"SECRET_KEY": SECRET_KEY, "DATABASE_URL": url})

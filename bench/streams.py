@@ -29,8 +29,7 @@ from app.clock import utcnow
 from app.config import database_schema
 from app.db import make_engine
 from app.migrate import upgrade
-from app.queries import user_sessions
-from app.sessions import token_hash
+from app.sessions import issue_token
 from bench.common import save
 from tests.browser.server import free_port
 from tests.live_client import Login, post_form, sse_request
@@ -75,15 +74,12 @@ async def seed(url: str, count: int) -> tuple[Login, list[Login]]:
                     {"n": name, "e": f"{name}@example.com", "t": now},
                 )
                 ids.append((row.scalar_one(), name))
-                token = secrets.token_urlsafe(32)
-                await user_sessions.create_session(
+                token = await issue_token(
                     session,
-                    user_id=ids[-1][0],
-                    token_hash=token_hash(token),
+                    ids[-1][0],
                     remember=True,
                     user_agent="bench",
-                    now=now,
-                    expires_at=now + timedelta(days=1),
+                    expires_at=utcnow() + timedelta(days=1),
                 )
                 logins.append(Login(token, SECRET))
             author_id = ids[0][0]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -24,8 +23,8 @@ from app import create_app
 from app.clock import utcnow
 from app.db import Base, make_engine
 from app.models import User
-from app.queries import user_sessions, users
-from app.sessions import token_hash
+from app.queries import users
+from app.sessions import issue_token
 from tests.hashing import CHEAP_ARGON2, PASSWORD, PASSWORD_HASH
 
 __all__ = ["PASSWORD", "PASSWORD_HASH"]  # tests import them from here
@@ -198,17 +197,13 @@ class Client:
     async def login(self, user: User) -> None:
         """Log in by cookie, as a browser would after POST /login (without the argon2 cost):
         a session row of the user's, and the cookie that names it."""
-        token = secrets.token_urlsafe(32)
         async with self.raw.app.extensions["db_writer"]() as session:
-            now = utcnow()
-            await user_sessions.create_session(
+            token = await issue_token(
                 session,
-                user_id=user.id,
-                token_hash=token_hash(token),
+                user.id,
                 remember=False,
                 user_agent="test client",
-                now=now,
-                expires_at=now + timedelta(days=1),
+                expires_at=utcnow() + timedelta(days=1),
             )
             await session.commit()
         self.raw.set_cookie("localhost", "warble_auth", generate_auth_token(self.raw, token))

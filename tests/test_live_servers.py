@@ -18,8 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.clock import utcnow
-from app.queries import user_sessions
-from app.sessions import token_hash
+from app.sessions import issue_token
 from tests import slow_app
 from tests.browser.server import free_port
 from tests.conftest import PASSWORD_HASH, Database
@@ -87,16 +86,12 @@ async def make_logins(db: Database, count: int) -> list[tuple[int, Login]]:
                     {"n": name, "e": f"{name}@example.com", "h": PASSWORD_HASH, "t": utcnow()},
                 )
                 user_id = result.scalar_one()
-                token = secrets.token_urlsafe(32)
-                now = utcnow()
-                await user_sessions.create_session(
+                token = await issue_token(
                     session,
-                    user_id=user_id,
-                    token_hash=token_hash(token),
+                    user_id,
                     remember=True,
                     user_agent="test",
-                    now=now,
-                    expires_at=now + timedelta(days=1),
+                    expires_at=utcnow() + timedelta(days=1),
                 )
                 made.append((user_id, Login(token, SECRET)))
             await session.commit()
