@@ -160,7 +160,8 @@ async def test_post_shows_author_time_comment_count_and_permalink(client, john, 
     assert f'href="/posts/{post.id}"' in article
     machine = post.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     title = text.absolute(post.created_at)
-    assert f'<time datetime="{machine}" title="{title}">3 min ago</time>' in article
+    time = f'<time datetime="{machine}" title="{title}" id="post-{post.id}-time">3 min ago</time>'
+    assert time in article
     assert f'<span id="comment-count-{post.id}">0 comments</span>' in article
 
 
