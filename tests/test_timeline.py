@@ -180,7 +180,9 @@ class StatementCounter:
         self.count += 1
 
 
-@pytest.mark.parametrize("path", ["/", "/explore", "/user/susan"])
+@pytest.mark.parametrize(
+    "path", ["/", "/explore", "/user/susan", "/people", "/people?order=followed"]
+)
 async def test_a_page_costs_the_same_statements_whatever_its_length(
     app, client, john, make_user, make_post, path
 ):
@@ -201,6 +203,7 @@ async def test_a_page_costs_the_same_statements_whatever_its_length(
     few = await statements()
     for n in range(25):
         await make_post(susan, f"more {n} @john @susan https://example.org")
+        await make_user(f"someone{n}")  # for the people directory
     assert await statements() == few
     assert few <= 8
 
