@@ -77,7 +77,8 @@ class Rank:
         return f"{self.count}.{self.id}"
 
 
-FIRST_RANK = Rank(2**62, MAX_ID)
+# Counts of rows keyed by 32-bit ids never exceed MAX_ID (and bind as INTEGER on PostgreSQL).
+FIRST_RANK = Rank(MAX_ID, MAX_ID)
 
 
 def decode_rank(raw: str | None) -> Rank:
@@ -87,7 +88,7 @@ def decode_rank(raw: str | None) -> Rank:
     count, dot, ident = raw.partition(".")
     if not dot or not DIGITS.fullmatch(count) or not DIGITS.fullmatch(ident):
         raise InvalidCursor()
-    if len(count) > 19 or len(ident) > 10 or int(ident) > MAX_ID or int(count) > FIRST_RANK.count:
+    if len(count) > 10 or len(ident) > 10 or int(ident) > MAX_ID or int(count) > MAX_ID:
         raise InvalidCursor()
     return Rank(int(count), int(ident))
 
