@@ -232,7 +232,8 @@ async def test_comment_sent_before_more_comments_load_lands_once_and_in_order(
         )
         await expect(comments).to_have_count(21)
         await expect(comments.last).to_contain_text("new comment")
-        await page.locator("#comments-more").scroll_into_view_if_needed()  # loads when seen
+        # Loads when seen; focus back in the box after sending may have shown it already.
+        await page.evaluate("() => document.getElementById('comments-more')?.scrollIntoView()")
         await expect(comments).to_have_count(26)
         await expect(page.locator("#comments-more")).to_have_count(0)
 
