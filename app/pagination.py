@@ -67,9 +67,49 @@ def decode(raw: str | None, default: Cursor = FIRST) -> Cursor:
 
 
 @dataclass(frozen=True)
+class Rank:
+    """A cursor for lists ranked by a count (most-followed people): the count, then the id."""
+
+    count: int
+    id: int
+
+    def encode(self) -> str:
+        return f"{self.count}.{self.id}"
+
+
+# Counts of rows keyed by 32-bit ids never exceed MAX_ID (and bind as INTEGER on PostgreSQL).
+FIRST_RANK = Rank(MAX_ID, MAX_ID)
+
+
+def decode_rank(raw: str | None) -> Rank:
+    """Parse a ranked cursor ("12.345"); anything malformed raises InvalidCursor."""
+    if raw is None or raw == "":
+        return FIRST_RANK
+    count, dot, ident = raw.partition(".")
+    if not dot or not DIGITS.fullmatch(count) or not DIGITS.fullmatch(ident):
+        raise InvalidCursor()
+    if len(count) > 10 or len(ident) > 10 or int(ident) > MAX_ID or int(count) > MAX_ID:
+        raise InvalidCursor()
+    return Rank(int(count), int(ident))
+
+
+@dataclass(frozen=True)
 class Page(Generic[T]):
     items: list[T]
     next: Cursor | None  # where the following page starts; None on the last page
+
+
+@dataclass(frozen=True)
+class RankedPage(Generic[T]):
+    items: list[T]
+    next: Rank | None
+
+
+def cut_ranked(rows: list[T], key: Callable[[T], Rank], size: int = PAGE_SIZE) -> RankedPage[T]:
+    if len(rows) > size:
+        rows = rows[:size]
+        return RankedPage(rows, key(rows[-1]))
+    return RankedPage(rows, None)
 
 
 def cut(rows: list[T], key: Callable[[T], Cursor], size: int = PAGE_SIZE) -> Page[T]:

@@ -130,6 +130,31 @@ def html_datetime(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# A post in a feed is folded after about this many lines ("Show more"), counting a line of text
+# as wrapping every LINE_CHARS characters, about a phone's width.
+FOLD_LINES = 12
+LINE_CHARS = 40
+
+
+def is_long(body: str) -> bool:
+    """Might this body take more than FOLD_LINES lines on a phone? (static/app.js unfolds the
+    ones that turn out to fit the reader's screen.)"""
+    lines = sum(max(1, -(-len(line) // LINE_CHARS)) for line in body.split("\n"))
+    return lines > FOLD_LINES
+
+
+def excerpt(body: str, length: int = 80) -> str:
+    """The start of a body on one line, for a post's accessible name: no bidi controls (as in
+    linkify), whitespace runs as one space, cut at a word with an ellipsis."""
+    words = BIDI.sub("", body).split()
+    out = ""
+    for word in words:
+        if len(out) + len(word) + 1 > length:
+            return (out or word[:length]) + "…"
+        out = f"{out} {word}" if out else word
+    return out
+
+
 def body_error(body: str, limit: int, what: str) -> str | None:
     """For a post or comment body, already cleaned."""
     if is_blank(body):

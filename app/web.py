@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import hmac
+import json
 import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
 from markupsafe import Markup
 from quart import Quart, Response, current_app, g, request, session, url_for
-from werkzeug.exceptions import BadRequest, Forbidden, HTTPException, InternalServerError
+from werkzeug.exceptions import (
+    BadRequest,
+    Forbidden,
+    HTTPException,
+    InternalServerError,
+    NotFound,
+)
 from werkzeug.routing import IntegerConverter, Map
 
 from app import accounts, text
 from app.models import ABOUT_MAX, COMMENT_MAX, EMAIL_MAX, POST_MAX, USERNAME_MAX, USERNAME_MIN
-from app.pagination import FIRST, MAX_ID, Cursor, InvalidCursor, Page, decode
+from app.pagination import FIRST, MAX_ID, Cursor, InvalidCursor, Page, RankedPage, decode
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # Every page depends on these request headers: caches must keep one copy per value.
@@ -51,6 +58,12 @@ async def render(page: str, partial: str, status: int = 200, /, **context: Any) 
 Answer = tuple[str, int, dict[str, str]]
 
 
+def announce(message: str) -> dict[str, str]:
+    """Headers that have static/app.js say what just happened in the page's polite live region
+    ("Following alice"): an htmx answer that only swaps a button says nothing by itself."""
+    return {"HX-Trigger": json.dumps({"warble:announce": message})}
+
+
 async def form_again(partial: str, target: str, **context: Any) -> Answer:
     """A form htmx sent and the server rejected: re-rendered with its messages (422), swapped
     in place of `target` whatever the request's own hx-target was."""
@@ -81,9 +94,17 @@ async def _check_csrf() -> None:
     if sent is None:
         sent = (await request.form).get("csrf_token")
     if not expected or not sent or not hmac.compare_digest(expected, sent):
-        raise Forbidden(
-            "Your form expired or came from another site. Reload the page and try again."
-        )
+        raise StalePage()
+
+
+class StalePage(Forbidden):
+    """The page's CSRF token is not the session's: most often the reader logged in or out in
+    another tab since the page was shown. Reloading it gets the current token."""
+
+    description = (
+        "This page is out of date: you logged in or out in another tab. "
+        "Reload it to carry on (what you typed is kept)."
+    )
 
 
 def content_security_policy(app: Quart) -> str:
@@ -139,21 +160,54 @@ ERROR_TITLES = {
 }
 
 
+NOT_FOUND = "There is nothing here. The link may be mistyped, or what it pointed to is gone."
+# Forms whose own page shows a refusal above the form, values kept (plain forms, not htmx).
+FORM_PAGES = {
+    "accounts.login": "pages/login.html",
+    "accounts.register": "pages/register.html",
+}
+
+
 async def error_response(error: HTTPException) -> Answer:
-    """A full error page, or for htmx a small notice swapped into the page's message area."""
+    """A full error page, or for htmx a notice that replaces whatever the page's message area
+    (#messages, fixed on screen by static/app.js) held."""
     code = error.code or 500
     message = error.description
     if code == 500:
         message = InternalServerError.description  # never the details of a crash
+    elif code == 404 and message == NotFound.description:
+        message = NOT_FOUND  # Werkzeug's stock sentence speaks of "the server"
     elif code == 429:
         wait = getattr(error, "retry_after", 60)
         message = f"You are doing that too often. Please wait {wait} seconds and try again."
-    context = {"code": code, "title": ERROR_TITLES.get(code, error.name), "message": message}
+    message = message or ERROR_TITLES.get(code, error.name)
     headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+    if code == 429 and not is_htmx() and request.endpoint in FORM_PAGES:
+        return await _form_refused(FORM_PAGES[request.endpoint], message), code, headers
+    reload = None
+    if isinstance(error, StalePage):
+        current = request.headers.get("HX-Current-URL") or request.referrer or ""
+        parts = urlsplit(current)
+        local = parts.path + (f"?{parts.query}" if parts.query else "")
+        reload = safe_next(local, url_for("timeline.index"))
+    context = {
+        "code": code,
+        "title": ERROR_TITLES.get(code, error.name),
+        "message": message,
+        "reload": reload,
+    }
     if is_htmx():
-        headers |= {"HX-Retarget": "#messages", "HX-Reswap": "beforeend"}
+        headers |= {"HX-Retarget": "#messages", "HX-Reswap": "innerHTML"}
     body, _ = await render("pages/error.html", "partials/error.html", **context)
     return body, code, headers
+
+
+async def _form_refused(page: str, message: str) -> str:
+    """The form's own page with the refusal above it and what was typed (but passwords)."""
+    form = await request.form
+    values = {"username": form.get("username", ""), "email": form.get("email", "")}
+    next_url = safe_next(form.get("next") or request.args.get("next"))
+    return await render_template(page, error=message, form=values, errors={}, next_url=next_url)
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
@@ -178,7 +232,7 @@ def optional_cursor_arg(name: str) -> Cursor | None:
     return None if raw is None or raw == "" else decode(raw)
 
 
-def next_page_url(page: Page[Any], param: str = "before", **filters: str) -> str:
+def next_page_url(page: Page[Any] | RankedPage[Any], param: str = "before", **filters: str) -> str:
     """This page's URL for the page after `page`: the route's own arguments, the cursor and the
     named filters only — never whatever else the query string held."""
     assert page.next is not None and request.endpoint is not None
@@ -208,6 +262,11 @@ LIMITS = {
 }
 
 
+def post_cursor(post: Any) -> str:
+    """The cursor naming this post in a feed: what `?until=` carries."""
+    return Cursor(post.created_at, post.id).encode()
+
+
 class IdConverter(IntegerConverter):
     """<id:...> in a route: a positive id that fits the database's 32-bit INTEGER, else 404."""
 
@@ -233,6 +292,9 @@ def init_app(app: Quart) -> None:
         timeago=text.timeago,
         absolute=text.absolute,
         html_datetime=text.html_datetime,
+        long_text=text.is_long,
+        excerpt=text.excerpt,
+        post_cursor=post_cursor,
     )
     # Shares the loader, globals and filters of Quart's environment; only the mode differs.
     app.extensions["jinja_sync"] = app.jinja_env.overlay(enable_async=False)

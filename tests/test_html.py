@@ -25,6 +25,7 @@ import pytest
 from sqlalchemy import insert
 
 from app.models import Comment
+from app.pagination import Cursor
 from app.queries import follows
 from tests.conftest import Client, body
 
@@ -153,7 +154,10 @@ async def build_world(make_user, make_post, session) -> dict[str, Any]:
 
     old = [timedelta(days=500 + n) for n in range(16)]
     for n, age in enumerate(AGES + old):
-        await make_post(ada, BODIES[n % len(BODIES)], at=now - age)
+        oldest = await make_post(ada, BODIES[n % len(BODIES)], at=now - age)
+    until = Cursor(now - (AGES + old)[-1], oldest.id).encode()
+    folded = "\n".join(f"Line {n}" for n in range(20))  # folded in feeds: "Show more"
+    await make_post(ada, folded, at=now - timedelta(seconds=30))
     newest = await make_post(ada, "The post everyone comments on, @viewer.", at=now)
     mine = await make_post(viewer, "My own post, to delete.", at=now - timedelta(minutes=1))
 
@@ -178,6 +182,7 @@ async def build_world(make_user, make_post, session) -> dict[str, Any]:
         "newest": newest.id,
         "mine": mine.id,
         "viewers_comment": comments[0].id,
+        "until": until,
     }
 
 
@@ -196,6 +201,13 @@ async def visit_as_anonymous(v: Visits, anon: Client, w: dict[str, Any]) -> None
         people = await v.page(who, anon, f"/user/ada/{which}")
         await v.fragment(who, anon, next_link(people), into="ul")
     await v.page(who, anon, "/user/newbie/followers")
+    for order in ("", "?order=followed"):  # the directory, and its next page both ways
+        directory = await v.page(who, anon, f"/people{order}")
+        if next_link(directory):
+            await v.fragment(who, anon, next_link(directory), into="ul")
+            await v.page(who, anon, next_link(directory))
+    await v.page(who, anon, f"/?until={w['until']}")  # Back after "Older posts"
+    await v.page(who, anon, "/no/such/page", 404)
     post = await v.page(who, anon, f"/posts/{w['newest']}")
     await v.fragment(who, anon, next_link(post), into="ol")
     await v.page(who, anon, next_link(post))
@@ -257,7 +269,10 @@ async def visit_as_members(v: Visits, me: Client, loner: Client, w: dict[str, An
     await v.page(who, me, f"/posts/{newest}/delete", 403)
     await v.post(who, me, "/user/viewer/follow", {}, 400)
     await v.post(who, me, "/user/viewer/follow", {}, 400, into="div")
-    await v.page("loner", loner, "/")  # an empty home timeline
+    await v.page("loner", loner, "/")  # an empty home timeline, with people to follow
+    await v.page(who, me, "/people")  # follow buttons in the directory
+    explore_follow = {"next": "/explore", "slot": str(newest)}  # Follow beside a post
+    await v.post("loner", loner, "/user/ada/follow", explore_follow, 200, into="div")
 
 
 async def visit_special_app(v: Visits, special: Any) -> None:

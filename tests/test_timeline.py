@@ -160,7 +160,8 @@ async def test_post_shows_author_time_comment_count_and_permalink(client, john, 
     assert f'href="/posts/{post.id}"' in article
     machine = post.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     title = text.absolute(post.created_at)
-    assert f'<time datetime="{machine}" title="{title}">3 min ago</time>' in article
+    time = f'<time datetime="{machine}" title="{title}" id="post-{post.id}-time">3 min ago</time>'
+    assert time in article
     assert f'<span id="comment-count-{post.id}">0 comments</span>' in article
 
 
@@ -179,7 +180,9 @@ class StatementCounter:
         self.count += 1
 
 
-@pytest.mark.parametrize("path", ["/", "/explore", "/user/susan"])
+@pytest.mark.parametrize(
+    "path", ["/", "/explore", "/user/susan", "/people", "/people?order=followed"]
+)
 async def test_a_page_costs_the_same_statements_whatever_its_length(
     app, client, john, make_user, make_post, path
 ):
@@ -200,6 +203,7 @@ async def test_a_page_costs_the_same_statements_whatever_its_length(
     few = await statements()
     for n in range(25):
         await make_post(susan, f"more {n} @john @susan https://example.org")
+        await make_user(f"someone{n}")  # for the people directory
     assert await statements() == few
     assert few <= 8
 

@@ -18,7 +18,7 @@ async def user_count(session) -> int:
 async def test_post_without_csrf_token_is_refused_and_writes_nothing(client, session):
     response = await client.post("/register", REGISTRATION, csrf=False)
     assert response.status_code == 403
-    assert "Reload the page and try again" in await body(response)
+    assert "This page is out of date" in await body(response)
     assert await user_count(session) == 0
 
 

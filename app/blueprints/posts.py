@@ -18,7 +18,7 @@ from app.queries import comments, posts
 from app.queries.posts import FeedItem
 from app.sessions import signed_in_user
 from app.text import body_error, clean
-from app.web import form_again, is_htmx, optional_cursor_arg, render, render_template
+from app.web import announce, form_again, is_htmx, optional_cursor_arg, render, render_template
 
 bp = Blueprint("posts", __name__)
 
@@ -44,7 +44,8 @@ async def create() -> ResponseReturnValue:
     if is_htmx():
         item = FeedItem(post, 0)
         names = await mentions([body])
-        return await render_template("partials/post.html", item=item, mentions=names, fresh=True)
+        html = await render_template("partials/post.html", item=item, mentions=names, fresh=True)
+        return html, 200, announce("Posted")
     await flash("Your post is live!", "success")
     return redirect(url_for("timeline.index"))
 
@@ -118,7 +119,7 @@ async def delete(post_id: int) -> ResponseReturnValue:
     await posts.delete_post(session, post_id)
     await session.commit()
     if is_htmx():
-        return ""  # the post's element is swapped for nothing
+        return "", 200, announce("Post deleted")  # the post's element is swapped for nothing
     await flash("Post deleted.", "info")
     return redirect(url_for("timeline.index"))
 
@@ -139,7 +140,7 @@ async def add_comment(post_id: int) -> ResponseReturnValue:
     except IntegrityError:  # the post was deleted since we looked: store nothing
         abort(404, "Post not found.")
     if is_htmx():
-        return await render_template(
+        html = await render_template(
             "partials/comment_added.html",
             comment=comment,
             post_id=post_id,
@@ -147,6 +148,7 @@ async def add_comment(post_id: int) -> ResponseReturnValue:
             mentions=await mentions([body]),
             post_author_id=None,
         )
+        return html, 200, announce("Comment added")
     await flash("Comment added.", "success")
     return redirect(url_for("posts.show", post_id=post_id, _anchor=f"comment-{comment.id}"))
 
@@ -195,8 +197,9 @@ async def delete_comment(comment_id: int) -> ResponseReturnValue:
     await session.commit()
     if is_htmx():
         count = await comments.comment_count(session, post_id)
-        return await render_template(
+        html = await render_template(
             "partials/comment_count.html", post_id=post_id, count=count, oob=True
         )
+        return html, 200, announce("Comment deleted")
     await flash("Comment deleted.", "info")
     return redirect(url_for("posts.show", post_id=post_id, _anchor="comments"))

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from quart import Blueprint, abort, flash, g, redirect, request, url_for
 from quart.typing import ResponseReturnValue
 from quart_auth import login_required
 
 from app import accounts
-from app.blueprints.feeds import feed_context
+from app.blueprints.feeds import feed_context, feed_page
 from app.db import read_session, write_session
 from app.limits import account, client_address, limited
 from app.models import User
-from app.queries import follows, posts, users
+from app.pagination import DIGITS, decode_rank
+from app.queries import follows, people, posts, users
 from app.sessions import signed_in_user
 from app.text import clean
-from app.web import cursor_arg, is_htmx, render, render_template, safe_next
+from app.web import announce, cursor_arg, is_htmx, render, render_template, safe_next
 
 bp = Blueprint("users", __name__)
 
@@ -31,7 +34,7 @@ async def user_or_404(username: str) -> User:
 @bp.get("/user/<username>")
 async def profile(username: str) -> ResponseReturnValue:
     user = await user_or_404(username)
-    page = await posts.user_posts(read_session(), user.id, cursor_arg())
+    page = await feed_page(lambda cursor: posts.user_posts(read_session(), user.id, cursor))
     context = await feed_context(page)
     if is_htmx():  # the next page of posts
         return await render_template("partials/feed_items.html", **context)
@@ -47,6 +50,33 @@ async def _people(username: str, which: str) -> ResponseReturnValue:
     page = await lister(read_session(), user.id, viewer=viewer, cursor=cursor_arg())
     return await render(
         "pages/people.html", "partials/people_items.html", user=user, which=which, page=page
+    )
+
+
+DIRECTORY_ORDERS = ("newest", "followed")
+
+
+@bp.get("/people")
+async def directory() -> ResponseReturnValue:
+    """Everyone on this Warble: newest accounts first, or the most followed."""
+    order = request.args.get("order", "newest")
+    if order not in DIRECTORY_ORDERS:
+        abort(400, "Sort people by newest or by most followed.")
+    viewer = g.user.id if g.user else None
+    page: Any
+    if order == "followed":
+        page = await people.most_followed(
+            read_session(), viewer, decode_rank(request.args.get("before"))
+        )
+    else:
+        page = await people.newest(read_session(), viewer, cursor_arg())
+    filters = {"order": order} if order != "newest" else {}
+    return await render(
+        "pages/directory.html",
+        "partials/people_items.html",
+        order=order,
+        page=page,
+        filters=filters,
     )
 
 
@@ -72,14 +102,20 @@ async def _toggle_follow(username: str, *, follow: bool) -> ResponseReturnValue:
     next_url = safe_next(form.get("next"), url_for("users.profile", username=user.username))
     if is_htmx():
         from_profile = bool(form.get("from"))
+        slot = form.get("slot", "")
         count = await follows.follower_count(session, user.id) if from_profile else None
-        return await render_template(
-            "partials/follow_button.html",
-            person=user,
-            i_follow=follow,
-            next_url=next_url,
-            from_profile=from_profile,
-            followers_oob=count,
+        return (
+            await render_template(
+                "partials/follow_button.html",
+                person=user,
+                i_follow=follow,
+                next_url=next_url,
+                from_profile=from_profile,
+                followers_oob=count,
+                slot=int(slot) if DIGITS.fullmatch(slot) and len(slot) <= 10 else None,
+            ),
+            200,
+            announce(f"Following {user.username}" if follow else f"Unfollowed {user.username}"),
         )
     message = (
         f"You are following {user.username}!"

@@ -20,7 +20,12 @@ document.addEventListener("securitypolicyviolation", (event) => {
   console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI || "inline"}`);
 });
 """
-STATUS_MESSAGE = re.compile(r"the server responded with a status of (\d+)")
+# Chromium's words for a 4xx/5xx, and htmx's (it logs every error event it fires).
+STATUS_MESSAGE = re.compile(
+    r"the server responded with a status of (\d+)|^Response Status Error Code (\d+)"
+)
+# What htmx and Chromium log for a request that never got an answer.
+UNREACHABLE_MESSAGE = re.compile(r"^htmx:(sendError|afterRequest)|net::ERR_CONNECTION_REFUSED")
 _watches: weakref.WeakKeyDictionary[Page, Watch] = weakref.WeakKeyDictionary()
 
 
@@ -35,6 +40,7 @@ class Watch:
         self.page = page
         self.problems: list[str] = []
         self.expected_statuses: set[int] = set()
+        self.unreachable_expected = False
         _watches[page] = self
         page.on("console", self._console)
         page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
@@ -45,18 +51,26 @@ class Watch:
         """The journey expects these statuses from now on (say, 422 for a rejected form)."""
         self.expected_statuses.update(statuses)
 
+    def expect_unreachable(self) -> None:
+        """The journey cuts the server off on purpose (requests aborted with page.route)."""
+        self.unreachable_expected = True
+
     def _console(self, message: ConsoleMessage) -> None:
         if message.type != "error":
             return
         # Chromium logs every 4xx/5xx response as a console error; expected ones are fine.
         status = STATUS_MESSAGE.search(message.text)
-        if status and int(status.group(1)) in self.expected_statuses:
+        if status and int(status.group(1) or status.group(2)) in self.expected_statuses:
+            return
+        if self.unreachable_expected and UNREACHABLE_MESSAGE.search(message.text):
             return
         self.problems.append(f"console error on {self.page.url}: {message.text}")
 
     def _request_failed(self, request: Request) -> None:
         # Chromium cancels its own favicon fetch when the page moves on: not the app's doing.
         if request.failure == "net::ERR_ABORTED" and request.url.endswith("/favicon.svg"):
+            return
+        if self.unreachable_expected and request.failure == "net::ERR_CONNECTION_REFUSED":
             return
         # Leaving a page ends its live stream (an EventSource never completes on its own).
         if request.failure == "net::ERR_ABORTED" and urlsplit(request.url).path == "/events":

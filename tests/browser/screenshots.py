@@ -79,6 +79,7 @@ async def seed(server: Server) -> dict[str, int]:
         (post_ids[body],) = await server.make_posts(
             ids[author], [body], newest=now - timedelta(minutes=minutes)
         )
+    await server.make_user("newcomer", "Just arrived.", exact=True)
     ada_post = post_ids[POSTS[-1][2]]
     await server.make_comments(
         ada_post, [(ids[name], body) for name, body in COMMENTS], newest=now - timedelta(minutes=1)
@@ -87,7 +88,7 @@ async def seed(server: Server) -> dict[str, int]:
 
 
 async def shoot(browser: Browser, server: Server, folder: Path, data: dict[str, int]) -> None:
-    async def page_for(scheme: str = "light", phone: bool = False):
+    async def page_for(scheme: str = "light", phone: bool = False, user: str = "ada"):
         context = await browser.new_context(
             viewport=PHONE if phone else DESKTOP,
             device_scale_factor=2 if phone else 1,
@@ -96,7 +97,7 @@ async def shoot(browser: Browser, server: Server, folder: Path, data: dict[str, 
             has_touch=phone,
         )
         page = await context.new_page()
-        await log_in(page, server.url, "ada")
+        await log_in(page, server.url, user)
         return page
 
     async def save(page, path: str, name: str) -> None:
@@ -113,6 +114,21 @@ async def shoot(browser: Browser, server: Server, folder: Path, data: dict[str, 
     await save(dark, "/", "home-dark.png")
     phone = await page_for("light", phone=True)
     await save(phone, "/", "phone.png")
+    phone_dark = await page_for("dark", phone=True)
+    await save(phone_dark, "/", "phone-dark.png")
+
+    # A failure, as a reader sees it: the server cut off, the draft kept, the message in view.
+    await light.goto(server.url + "/")
+    await light.route(server.url + "/posts", lambda route: route.abort("connectionrefused"))
+    await light.fill("#composer-body", "This draft stays, whatever the network does.")
+    await light.press("#composer-body", "Control+Enter")
+    await light.wait_for_selector("#messages .flash-error")
+    await light.screenshot(path=folder / "error-toast.png")
+    print(f"wrote {folder / 'error-toast.png'}")
+
+    # A first run: an empty timeline with people to follow.
+    newcomer = await page_for("light", user="newcomer")
+    await save(newcomer, "/", "first-run.png")
 
 
 async def main(folder: Path) -> None:

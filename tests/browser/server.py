@@ -206,6 +206,15 @@ class Server:
         finally:
             await engine.dispose()
 
+    async def execute(self, sql: str, **params: object) -> None:
+        """Change the database behind the app's back (say, what another tab did)."""
+        engine = self.engine()
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(text(sql), params)
+        finally:
+            await engine.dispose()
+
     async def scalar(self, sql: str, **params: object) -> object:
         """One value from the database, as the app committed it."""
         engine = self.engine()

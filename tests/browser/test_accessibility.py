@@ -45,6 +45,7 @@ async def test_pages_have_no_serious_accessibility_violations(
             "profile": f"/user/{data['author']}",
             "post page": f"/posts/{data['post_id']}",
             "followers": f"/user/{data['author']}/followers",
+            "people": "/people",
             "login": "/login",  # logged in, login and register lead home
             "register": "/register",
         }
