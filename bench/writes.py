@@ -59,7 +59,7 @@ async def measure(
     finally:
         async with sessions() as session:
             for comment_id, post_id in comment_ids:
-                await comments.delete_comment(session, comment_id, post_id)
+                await comments.delete_comment(session, comment_id, post_id, 0)
             for post_id in post_ids:
                 await posts.delete_post(session, post_id)
             for follower, followed in follow_pairs:

@@ -168,7 +168,10 @@ async def _render(subscriber: Subscriber, event: Event) -> AsyncIterator[bytes]:
 
 
 def _on_post(subscriber: Subscriber, event: Event) -> bool:
-    return subscriber.page == "post" and event.post_id == subscriber.subject
+    """On this post's page, and not the viewer's own doing (their page changed as they did
+    it: the form's answer swapped it in or out)."""
+    on_page = subscriber.page == "post" and event.post_id == subscriber.subject
+    return on_page and event.actor_id != subscriber.user_id
 
 
 async def _comment_added(event: Event) -> AsyncIterator[bytes]:

@@ -193,7 +193,7 @@ async def confirm_delete_comment(comment_id: int) -> ResponseReturnValue:
 async def delete_comment(comment_id: int) -> ResponseReturnValue:
     post_id = (await _deletable_comment(comment_id)).post_id
     session = await write_session()
-    await comments.delete_comment(session, comment_id, post_id)
+    await comments.delete_comment(session, comment_id, post_id, signed_in_user().id)
     await session.commit()
     if is_htmx():
         count = await comments.comment_count(session, post_id)

@@ -98,10 +98,14 @@ async def add_comment(
     return comment
 
 
-async def delete_comment(session: AsyncSession, comment_id: int, post_id: int) -> None:
+async def delete_comment(
+    session: AsyncSession, comment_id: int, post_id: int, deleted_by: int
+) -> None:
     """Its notifications go with it (ON DELETE CASCADE); open pages of the post hear of it."""
     await session.execute(delete(Comment).where(Comment.id == comment_id))
-    await events.publish(session, "comment_deleted", post_id=post_id, comment_id=comment_id)
+    await events.publish(
+        session, "comment_deleted", actor_id=deleted_by, post_id=post_id, comment_id=comment_id
+    )
 
 
 async def comment_count(session: AsyncSession, post_id: int) -> int:

@@ -77,10 +77,12 @@ async def test_notifications_work_without_javascript(server: Server, new_page: N
     await page.goto(f"{server.url}/login")
     await page.fill("#username", alice_name)
     await page.fill("#password", PASSWORD)
-    await page.click("#login-form button[type=submit]")
+    async with page.expect_navigation():
+        await page.click("#login-form button[type=submit]")
     await page.goto(f"{server.url}/explore")
     await expect(page.locator("#notifications-count")).to_have_text("1")
-    await page.get_by_role("link", name="Notifications").click()
+    async with page.expect_navigation():  # and its avatars loaded before the next page
+        await page.get_by_role("link", name="Notifications").click()
     await expect(page.locator("#notifications")).to_contain_text(f"{fan_name}\nfollowed you")
     await expect(page.locator("#notifications-count")).to_be_hidden()
     await page.goto(f"{server.url}/explore")
