@@ -94,7 +94,9 @@ def make_engine(
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     else:
-        options = {"pool_size": pool_size, "max_overflow": pool_size}
+        # pool_pre_ping: a connection that died while idle (a database restart with no request
+        # meanwhile) is replaced at checkout instead of failing the next request with a 503.
+        options = {"pool_size": pool_size, "max_overflow": pool_size, "pool_pre_ping": True}
         if schema:
             options["connect_args"] = {"server_settings": {"search_path": schema}}
     engine = create_async_engine(parsed, **options)

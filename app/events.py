@@ -45,6 +45,7 @@ KEEP_EVENTS = timedelta(days=1)
 BATCH = 500
 MAX_STREAMS_PER_USER = 8
 CLOSE = None  # put on a subscriber's queue: the stream ends
+TASK_NAME = "warble-events"  # the hub's background tasks (the reader's is awaited first on stop)
 
 
 @dataclass(eq=False)
@@ -108,10 +109,10 @@ class Hub:
     async def start(self) -> None:
         """Start reading (from the newest event at the first successful read: a worker that
         starts during a database outage starts anyway)."""
-        self.tasks.append(asyncio.create_task(self._read_loop()))  # first: stop() awaits it
+        self.tasks.append(asyncio.create_task(self._read_loop(), name=f"{TASK_NAME}-reader"))
         if self._dialect() == "postgresql":
-            self.tasks.append(asyncio.create_task(self._listen_loop()))
-        self.tasks.append(asyncio.create_task(_watch_shutdown(self)))
+            self.tasks.append(asyncio.create_task(self._listen_loop(), name=f"{TASK_NAME}-listen"))
+        self.tasks.append(asyncio.create_task(_watch_shutdown(self), name=f"{TASK_NAME}-shutdown"))
 
     async def stop(self) -> None:
         """Close the streams and let the reader finish its read (cancelling it mid-query

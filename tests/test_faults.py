@@ -104,12 +104,6 @@ async def test_postgres_outage_is_503_and_recovers_without_restart(make_app):
 
 @pytest.mark.skipif("postgres" not in BACKENDS, reason="TEST_DATABASE_URL is not set")
 @pytest.mark.parametrize("empty_db", ["postgres"], indirect=True)
-@pytest.mark.xfail(
-    raises=AssertionError,
-    strict=True,
-    reason="known bug: the pool hands out a connection that died while no request came (no "
-    "pre-ping), so the first request after a quiet database restart is a 503",
-)
 async def test_first_request_after_a_quiet_database_restart_succeeds(make_app):
     url = make_url(TEST_DATABASE_URL)
     relay = Relay(url.port or 5432)

@@ -146,9 +146,11 @@ async def test_logging_out_ends_the_stream_of_that_session(make_client, make_use
     async with alices.raw.request("/events") as connection:
         await connection.send_complete()
         await alices.post("/logout")
+        received = b""
         async with asyncio.timeout(DEADLINE):
-            while await connection.receive() != b"":  # the body's last, empty, part: it ended
-                pass
+            while (part := await connection.receive()) != b"":  # the last part is empty: ended
+                received += part
+        assert received.endswith(b"event: close\ndata: \n\n")
 
 
 async def test_a_user_keeps_at_most_eight_streams(app, make_client, make_user):
@@ -170,6 +172,8 @@ async def test_a_user_keeps_at_most_eight_streams(app, make_client, make_user):
             await connection.disconnect()
 
 
-async def test_the_stream_needs_a_login(client):
+async def test_without_a_session_the_stream_tells_the_page_to_stop_listening(client):
     response = await client.get("/events")
-    assert response.status_code == 302
+    assert response.status_code == 200
+    assert response.mimetype == "text/event-stream"
+    assert await response.get_data() == b"event: close\ndata: \n\n"

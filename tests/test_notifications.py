@@ -117,8 +117,10 @@ async def test_the_navigation_counts_unread_and_the_page_marks_them_read(
     await bobs.login(bob)
     await bobs.post("/user/alice/follow")
     await bobs.post(f"/posts/{post.id}/comments", {"body": "I did"})
-    alices = make_client()
+    alices, carols = make_client(), make_client()
     await alices.login(alice)
+    await carols.login(await make_user("carol"))
+    assert count_in_nav(await body(await carols.get("/"))) == ""  # others' are not hers
 
     home = await body(await alices.get("/"))
     assert count_in_nav(home) == "2"

@@ -173,11 +173,15 @@ def test_time_datetime_is_utc_to_the_whole_second():
 
 
 class StatementCounter:
+    """Statements a request runs: not the live hub's reads of the events table, which it makes
+    on its own schedule on the same engine (app/events.py)."""
+
     def __init__(self) -> None:
         self.count = 0
 
-    def __call__(self, *_args: object) -> None:
-        self.count += 1
+    def __call__(self, _connection: object, _cursor: object, statement: str, *_: object) -> None:
+        if "FROM events" not in statement:
+            self.count += 1
 
 
 @pytest.mark.parametrize(
@@ -200,6 +204,7 @@ async def test_a_page_costs_the_same_statements_whatever_its_length(
         return counter.count
 
     await make_post(susan, "one @john")
+    await client.get(path)  # the first request of a login also notes last_seen_at
     few = await statements()
     for n in range(25):
         await make_post(susan, f"more {n} @john @susan https://example.org")

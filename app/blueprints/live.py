@@ -25,7 +25,7 @@ from datetime import timedelta
 
 from quart import Blueprint, Response, current_app, g, request, stream_with_context
 from quart.typing import ResponseReturnValue
-from quart_auth import current_user, login_required
+from quart_auth import current_user
 
 from app import sessions, text
 from app.clock import utcnow
@@ -46,9 +46,16 @@ def _int_arg(value: str | None) -> int:
     return int(value) if value and value.isascii() and value.isdigit() and len(value) < 10 else 0
 
 
+# Tells the page to stop listening (`sse-close="close"` on <body>): an EventSource would
+# otherwise reconnect for ever, and htmx-ext-sse retries even after a 204 (htmx-extensions#134).
+CLOSE_MESSAGE = b"event: close\ndata: \n\n"
+
+
 @bp.get("/events")
-@login_required
 async def stream() -> ResponseReturnValue:
+    """The stream; for a page whose session has ended, one `close` message."""
+    if g.get("user") is None:
+        return _sse(_closing())
     me, login = sessions.signed_in_user(), sessions.current_login()
     page = request.args.get("page", "other")
     subscriber = Subscriber(
@@ -66,12 +73,19 @@ async def stream() -> ResponseReturnValue:
     hub = hub_of(current_app)
     hub.subscribe(subscriber)
     token = str(current_user.auth_id)
-    body = stream_with_context(_events)(me, subscriber, resume, token)
+    return _sse(stream_with_context(_events)(me, subscriber, resume, token))
+
+
+def _sse(body: AsyncIterator[bytes]) -> Response:
     response = Response(body, mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
     response.timeout = None  # a stream lasts as long as the page
     return response
+
+
+async def _closing() -> AsyncIterator[bytes]:
+    yield CLOSE_MESSAGE
 
 
 async def _events(
@@ -98,6 +112,7 @@ async def _events(
                 if utcnow() - checked > RECHECK_SESSION:
                     checked = utcnow()
                     if not await _session_alive(token):
+                        yield CLOSE_MESSAGE
                         return
                 continue
             if event is None:  # closed: shutdown, or too many streams for this user
@@ -108,6 +123,7 @@ async def _events(
                 if event.session_id in (None, subscriber.session_id) and not (
                     await _session_alive(token)
                 ):
+                    yield CLOSE_MESSAGE
                     return
                 continue
             async for message in _render(subscriber, event):

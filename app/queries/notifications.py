@@ -19,23 +19,20 @@ from app.queries import events
 
 # Following again within this long after unfollowing brings the old notification back.
 REFOLLOW_WINDOW = timedelta(hours=1)
-# The navigation shows "99+" above this: counting stops there, so it stays cheap.
-COUNT_MAX = 100
 
 _unread = and_(Notification.read_at.is_(None), Notification.withdrawn_at.is_(None))
 
 
 def unread_count_of(user_id: Any) -> Any:
-    """A scalar subquery: the user's unread notifications, up to COUNT_MAX. Selected beside the
-    session's user on every request (app/queries/user_sessions.py), so it costs no statement
-    of its own."""
-    unread = (
-        select(Notification.id)
+    """A scalar subquery: the user's unread notifications. Selected beside the session's user
+    on every request (app/queries/user_sessions.py), so it costs no statement of its own; it
+    reads the partial index of unread notifications only."""
+    return (
+        select(func.count())
         .where(Notification.recipient_id == user_id, _unread)
-        .limit(COUNT_MAX)
-        .subquery()
+        .correlate_except(Notification)
+        .scalar_subquery()
     )
-    return select(func.count()).select_from(unread).scalar_subquery()
 
 
 async def unread_count(session: AsyncSession, user_id: int) -> int:

@@ -64,6 +64,10 @@ class Watch:
             return
         if self.unreachable_expected and UNREACHABLE_MESSAGE.search(message.text):
             return
+        # htmx logs its htmx:sseError event (a live stream that could not connect) as the
+        # bare Event: expected only while the journey cuts the server off.
+        if self.unreachable_expected and message.text == "[object Event]":
+            return
         self.problems.append(f"console error on {self.page.url}: {message.text}")
 
     def _request_failed(self, request: Request) -> None:
