@@ -8,14 +8,22 @@ limits free of database writes; docs/security.md explains the trade-off.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import wraps
+from math import ceil
 from typing import Any, TypeVar
 
-from quart import Quart, request
+from quart import Quart, current_app, request
 from quart_auth import current_user
-from quart_rate_limiter import QUART_RATE_LIMITER_LIMITS_ATTRIBUTE, RateLimit, RateLimiter
+from quart_rate_limiter import (
+    QUART_RATE_LIMITER_LIMITS_ATTRIBUTE,
+    RateLimit,
+    RateLimiter,
+    RateLimitExceeded,
+)
+from quart_rate_limiter.store import MemoryStore as LibraryMemoryStore
 
 from app.config import RATE_LIMIT_DEFAULTS
 
@@ -61,6 +69,65 @@ def limited(*settings_and_keys: tuple[str, KeyFunction]) -> Callable[[View], Vie
     return decorator
 
 
+@dataclass(frozen=True)
+class Step:
+    """One limit's part in a request, in the GCRA's terms (quart-rate-limiter's algorithm):
+    a request moves `key`'s theoretical arrival time (TAT) on by `inverse` seconds, and is
+    refused if that time is already more than `allowance` seconds ahead of now."""
+
+    key: str
+    inverse: float
+    allowance: float
+
+
+def _steps_wait(steps: Sequence[Step], tats: Sequence[datetime], now: datetime) -> float:
+    """Seconds until every step allows the request: 0 or less means now."""
+    pairs = zip(steps, tats, strict=True)
+    return max((tat - now).total_seconds() - step.allowance for step, tat in pairs)
+
+
+class MemoryStore(LibraryMemoryStore):
+    """quart-rate-limiter's per-process store, with a step that checks and records every limit
+    of a request without awaiting in between: atomic on the worker's one event loop."""
+
+    async def check_and_record(self, steps: Sequence[Step], now: datetime) -> float:
+        """Seconds to wait if a limit refuses the request; else 0, and the request counted."""
+        tats = [max(self._tats.get(step.key, now), now) for step in steps]
+        if (wait := _steps_wait(steps, tats, now)) > 0:
+            return wait
+        for step, tat in zip(steps, tats, strict=True):
+            self._tats[step.key] = tat + timedelta(seconds=step.inverse)
+        return 0.0
+
+
+class Limiter(RateLimiter):
+    """quart-rate-limiter's RateLimiter, counting a request in one step. The library checks
+    every limit, then records them; a key function that awaits in between (login_username
+    reads the body) let concurrent requests all pass the check before any was recorded. Here
+    every key is worked out first, then the store checks and records them all at once."""
+
+    store: MemoryStore
+
+    async def _before_request(self) -> None:
+        if not current_app.config["QUART_RATE_LIMITER_ENABLED"] or request.endpoint is None:
+            return
+        view = current_app.view_functions.get(request.endpoint)
+        if view is None:
+            return
+        blueprint = current_app.blueprints.get(request.blueprint or "")
+        steps = [
+            Step(
+                await self._create_key(request.endpoint, limit),
+                limit.inverse,
+                limit.period.total_seconds() - limit.inverse,
+            )
+            for limit in self._get_limits_for_view_function(view, blueprint)
+            if not await self._should_skip(limit)
+        ]
+        if steps and (wait := await self.store.check_and_record(steps, datetime.now(UTC))) > 0:
+            raise RateLimitExceeded(ceil(wait))
+
+
 def _with_limits(view: Callable[..., Any], limits: list[RateLimit]) -> Callable[..., Any]:
     """A wrapper of `view` that carries this app's limits: the view function itself is shared
     by every app built in the process (tests build many, each with its own configuration)."""
@@ -82,4 +149,5 @@ def init_app(app: Quart) -> None:
             limits = [RateLimit(*parsed[setting], key) for setting, key in settings]
             app.view_functions[endpoint] = _with_limits(view, limits)
     app.config["QUART_RATE_LIMITER_ENABLED"] = app.config["RATE_LIMITS"]
-    RateLimiter(app, key_function=client_address)  # a new store per app (and per worker)
+    # A new store per app (and so per worker).
+    Limiter(app, key_function=client_address, store=MemoryStore())

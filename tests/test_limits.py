@@ -1,11 +1,14 @@
-"""Abuse limits: per address, per username, per account; 429 with Retry-After; per worker."""
+"""Abuse limits: per address, per username, per account; 429 with Retry-After; per worker;
+concurrent requests."""
 
 from __future__ import annotations
+
+import asyncio
 
 import pytest
 
 from app.models import Post, User
-from tests.conftest import PASSWORD, Client, body
+from tests.conftest import CSRF, PASSWORD, Client, body
 
 LIMITED = {
     "RATE_LIMITS": True,
@@ -151,3 +154,38 @@ async def test_successful_login_still_works_under_the_limit(make_app, make_user)
     await make_user("john")
     response = await client.post("/login", {"username": "john", "password": PASSWORD})
     assert response.status_code == 302
+
+
+async def test_concurrent_logins_from_one_address_pass_at_most_the_limit(make_app):
+    """The CSRF token in a header leaves the body unread until a limit's key needs it: 40
+    logins at once must still be counted one by one."""
+    client = await limited_client(make_app)
+    await client.use_csrf()
+    logins = [
+        client.raw.post(
+            "/login",
+            form={"username": f"user{n}", "password": "wrong password"},
+            headers={"X-CSRF-Token": CSRF},
+            scope_base={"client": ("10.0.0.1", 40000)},
+        )
+        for n in range(40)
+    ]
+    statuses = sorted(response.status_code for response in await asyncio.gather(*logins))
+    assert statuses == [422] * 3 + [429] * 37
+
+
+async def test_concurrent_logins_to_one_username_pass_exactly_its_limit(make_app, make_user):
+    client = await limited_client(make_app)
+    await make_user("john")
+    await client.use_csrf()
+    logins = [
+        client.raw.post(
+            "/login",
+            form={"username": "john", "password": "wrong password"},
+            headers={"X-CSRF-Token": CSRF},
+            scope_base={"client": (f"10.0.2.{n}", 40000)},
+        )
+        for n in range(40)
+    ]
+    statuses = sorted(response.status_code for response in await asyncio.gather(*logins))
+    assert statuses == [422] * 4 + [429] * 36
