@@ -7,6 +7,7 @@ limits free of database writes; docs/security.md explains the trade-off.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from quart_rate_limiter import (
 )
 from quart_rate_limiter.store import MemoryStore as LibraryMemoryStore
 
+from app import accounts
 from app.config import RATE_LIMIT_DEFAULTS
 
 UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
@@ -56,7 +58,11 @@ async def account() -> str:
 
 
 async def login_username() -> str:
-    return f"login:{(await request.form).get('username', '').strip().lower()}"
+    """The username a log-in names, as a digest: whatever a client sends, the key stays short.
+    Normalised as the log-in looks it up, so every spelling of one account shares its count."""
+    typed = (await request.form).get("username", "")
+    name = accounts.normalize_username(typed).lower()
+    return "login:" + hashlib.sha256(name.encode(errors="surrogatepass")).hexdigest()[:32]
 
 
 def limited(*settings_and_keys: tuple[str, KeyFunction]) -> Callable[[View], View]:
@@ -88,7 +94,17 @@ def _steps_wait(steps: Sequence[Step], tats: Sequence[datetime], now: datetime) 
 
 class MemoryStore(LibraryMemoryStore):
     """quart-rate-limiter's per-process store, with a step that checks and records every limit
-    of a request without awaiting in between: atomic on the worker's one event loop."""
+    of a request without awaiting in between (atomic on the worker's one event loop), and with
+    entries dropped once their time has passed (they then mean the same as no entry)."""
+
+    SWEEP_EVERY = timedelta(seconds=1)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._next_sweep = datetime.min.replace(tzinfo=UTC)
+
+    def __len__(self) -> int:
+        return len(self._tats)
 
     async def check_and_record(self, steps: Sequence[Step], now: datetime) -> float:
         """Seconds to wait if a limit refuses the request; else 0, and the request counted."""
@@ -97,6 +113,9 @@ class MemoryStore(LibraryMemoryStore):
             return wait
         for step, tat in zip(steps, tats, strict=True):
             self._tats[step.key] = tat + timedelta(seconds=step.inverse)
+        if now >= self._next_sweep:  # at most once a second: a sweep visits every entry
+            self._tats = {key: tat for key, tat in self._tats.items() if tat > now}
+            self._next_sweep = now + self.SWEEP_EVERY
         return 0.0
 
 

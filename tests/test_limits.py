@@ -1,12 +1,17 @@
 """Abuse limits: per address, per username, per account; 429 with Retry-After; per worker;
-concurrent requests."""
+concurrent requests; bounded keys that expire."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
+import tracemalloc
+from datetime import UTC, datetime, timedelta
+from tracemalloc import Filter
 
 import pytest
 
+from app.limits import MemoryStore, Step
 from app.models import Post, User
 from tests.conftest import CSRF, PASSWORD, Client, body
 
@@ -189,3 +194,48 @@ async def test_concurrent_logins_to_one_username_pass_exactly_its_limit(make_app
     ]
     statuses = sorted(response.status_code for response in await asyncio.gather(*logins))
     assert statuses == [422] * 4 + [429] * 36
+
+
+async def test_long_usernames_do_not_grow_the_limiter(make_app):
+    """Each log-in names a username the limiter keys on: 50 names of 60 KB must not be kept."""
+    client = await limited_client(make_app)
+
+    async def log_in_as(n: int) -> int:  # each from its own address: only the username counts
+        username = f"{n:03d}" + "x" * 60_000
+        return (await attempt(client, f"10.3.0.{n}", username)).status_code
+
+    assert await log_in_as(0) == 422  # templates and statements compiled before measuring
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        statuses = [await log_in_as(n) for n in range(1, 51)]
+        gc.collect()
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    assert statuses == [422] * 50
+    # What the limiter's code allocated and still holds: keys, counts, the store.
+    limiter = [Filter(True, "*/app/limits.py"), Filter(True, "*/quart_rate_limiter/*")]
+    kept = after.filter_traces(limiter).compare_to(before.filter_traces(limiter), "filename")
+    assert sum(stat.size_diff for stat in kept) < 100_000  # the names alone would be 3 MB
+
+
+async def test_every_spelling_of_a_username_shares_its_count(make_app, make_user):
+    client = await limited_client(make_app)
+    await make_user("john")
+    spellings = ["john", "JOHN", " john ", "\uff4a\uff4f\uff48\uff4e", "John"]  # fullwidth 4th
+    statuses = [
+        (await attempt(client, f"10.0.5.{n}", name)).status_code for n, name in enumerate(spellings)
+    ]
+    assert statuses == [422, 422, 422, 422, 429]
+
+
+async def test_memory_store_drops_entries_whose_time_has_passed():
+    store = MemoryStore()
+    start = datetime.now(UTC)
+    for n in range(1000):
+        assert await store.check_and_record([Step(f"key{n}", 6.0, 54.0)], start) == 0
+    assert len(store) == 1000
+    later = start + timedelta(seconds=7)  # every entry's time (start + 6 s) has passed
+    assert await store.check_and_record([Step("another", 6.0, 54.0)], later) == 0
+    assert len(store) == 1
