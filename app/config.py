@@ -10,7 +10,8 @@ from typing import Any
 from argon2.profiles import RFC_9106_LOW_MEMORY
 
 RATE_LIMIT_DEFAULTS = {
-    "RATE_LIMIT_AUTH": "10/minute",  # log-in and registration attempts per address
+    # Per address, one budget for log-in, registration and the password and profile forms.
+    "RATE_LIMIT_AUTH": "10/minute",
     "RATE_LIMIT_LOGIN_USER": "10/minute",  # log-in attempts per username, from anywhere
     "RATE_LIMIT_WRITE": "30/minute",  # posts and comments per account
     "RATE_LIMIT_FOLLOW": "60/minute",  # follow and unfollow toggles per account

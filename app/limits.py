@@ -33,6 +33,11 @@ UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 LIMIT_RE = re.compile(r"\s*(\d+)\s*/\s*(\d*)\s*(second|minute|hour|day)s?\s*")
 # Where @limited leaves a view's (setting, key function) pairs for init_app to turn into limits.
 SETTINGS_ATTRIBUTE = "_warble_limit_settings"
+# Settings that are one budget per key across every view that names them, rather than one per
+# view. RATE_LIMIT_AUTH: log-in, registration and the password form each cost an argon2 hash
+# (~190 ms of CPU), and registration and the profile form both answer "is this address taken";
+# counted per view, one address would get that many times the budget.
+SHARED_BUDGETS = frozenset({"RATE_LIMIT_AUTH"})
 
 KeyFunction = Callable[[], Awaitable[str]]
 View = TypeVar("View", bound=Callable[..., Any])
@@ -73,6 +78,15 @@ def limited(*settings_and_keys: tuple[str, KeyFunction]) -> Callable[[View], Vie
         return view
 
     return decorator
+
+
+@dataclass
+class Limit(RateLimit):
+    """A RateLimit that names its budget: quart-rate-limiter keys its counts by endpoint, so
+    each view counts alone; Warble keys them by `budget`, which init_app sets to the endpoint,
+    or to the setting's name for SHARED_BUDGETS (one count for every view that names it)."""
+
+    budget: str = ""
 
 
 @dataclass(frozen=True)
@@ -146,6 +160,11 @@ class Limiter(RateLimiter):
         if steps and (wait := await self.store.check_and_record(steps, datetime.now(UTC))) > 0:
             raise RateLimitExceeded(ceil(wait))
 
+    async def _create_key(self, endpoint: str, rate_limit: RateLimit) -> str:
+        budget = rate_limit.budget if isinstance(rate_limit, Limit) else endpoint
+        key_function = rate_limit.key_function or self.key_function
+        return f"warble:{budget}:{rate_limit.key}:{await key_function()}"
+
 
 def _with_limits(view: Callable[..., Any], limits: list[RateLimit]) -> Callable[..., Any]:
     """A wrapper of `view` that carries this app's limits: the view function itself is shared
@@ -159,13 +178,20 @@ def _with_limits(view: Callable[..., Any], limits: list[RateLimit]) -> Callable[
     return limited_view
 
 
+def _budget(setting: str, endpoint: str) -> str:
+    return setting if setting in SHARED_BUDGETS else endpoint
+
+
 def init_app(app: Quart) -> None:
-    """Turn every @limited view's settings into RateLimits; call after the blueprints are in."""
+    """Turn every @limited view's settings into Limits; call after the blueprints are in."""
     # Parsed here, so a typo fails at start-up, not at the first request.
     parsed = {setting: parse(app.config[setting]) for setting in RATE_LIMIT_DEFAULTS}
     for endpoint, view in list(app.view_functions.items()):
         if settings := getattr(view, SETTINGS_ATTRIBUTE, None):
-            limits = [RateLimit(*parsed[setting], key) for setting, key in settings]
+            limits: list[RateLimit] = [
+                Limit(*parsed[setting], key, budget=_budget(setting, endpoint))
+                for setting, key in settings
+            ]
             app.view_functions[endpoint] = _with_limits(view, limits)
     app.config["QUART_RATE_LIMITER_ENABLED"] = app.config["RATE_LIMITS"]
     # A new store per app (and so per worker).

@@ -1,5 +1,5 @@
 """Abuse limits: per address, per username, per account; 429 with Retry-After; per worker;
-concurrent requests; bounded keys that expire."""
+concurrent requests; bounded keys that expire; one budget for the forms that check passwords."""
 
 from __future__ import annotations
 
@@ -239,3 +239,33 @@ async def test_memory_store_drops_entries_whose_time_has_passed():
     later = start + timedelta(seconds=7)  # every entry's time (start + 6 s) has passed
     assert await store.check_and_record([Step("another", 6.0, 54.0)], later) == 0
     assert len(store) == 1
+
+
+async def test_password_and_address_forms_share_one_budget_per_address(make_app, make_user):
+    """Log-in, registration and the password form each cost an argon2 hash, and registration and
+    the profile form both tell whether an address is taken: one address gets RATE_LIMIT_AUTH of
+    them in all, not that many of each."""
+    app = await make_app(**(LIMITED | {"RATE_LIMIT_AUTH": "4/minute"}))
+    client = Client(app.test_client())
+    await make_user("john")
+    address = {"client": ("10.0.4.1", 40000)}
+
+    async def send(path: str, **form: str) -> int:
+        await client.use_csrf()
+        form["csrf_token"] = CSRF
+        return (await client.raw.post(path, form=form, scope_base=address)).status_code
+
+    async def forms() -> list[int]:
+        return [
+            await send("/login", username="john", password="wrong password"),
+            await send(
+                "/register", username="newbie", email="new@example.com", password="long enough"
+            ),
+            await send(
+                "/settings/password", current_password="wrong", new_password="long enough too"
+            ),
+            await send("/settings/profile", about_me="", email="new@example.com"),
+        ]
+
+    assert await forms() == [422, 302, 422, 302]  # registering logs newbie in for the settings
+    assert await forms() == [429, 429, 429, 429]
