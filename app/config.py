@@ -95,6 +95,8 @@ def from_environment() -> dict[str, Any]:
         "REGISTRATION_OPEN": _flag("REGISTRATION_OPEN", True),
         "AVATARS": os.environ.get("AVATARS", "identicon").strip().lower(),
         "RATE_LIMITS": rate_limits not in FALSE,
+        # `memory` (each worker counts alone) or a Redis URL every worker and host shares.
+        "RATE_LIMIT_STORE": os.environ.get("RATE_LIMIT_STORE", "memory").strip(),
         "PROXY_HOPS": _int("PROXY_HOPS", 0),
         "SECURE_COOKIES": secure,
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 64 * 1024),

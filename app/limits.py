@@ -1,8 +1,9 @@
 """Abuse limits: how often one address or one account may log in, register, post and follow.
 
-Counters live in each worker process's memory (quart-rate-limiter's MemoryStore): with W
-hypercorn workers a client spread over all of them can reach up to W times a limit. That keeps
-limits free of database writes; docs/security.md explains the trade-off.
+Counters live in each worker process's memory (RATE_LIMIT_STORE=memory, the default: with W
+hypercorn workers a client spread over all of them can reach up to W times a limit), or in one
+Redis that every worker and host shares (RATE_LIMIT_STORE=redis://host:port/db).
+docs/security.md explains the trade-off.
 """
 
 from __future__ import annotations
@@ -24,10 +25,14 @@ from quart_rate_limiter import (
     RateLimiter,
     RateLimitExceeded,
 )
+from quart_rate_limiter.redis_store import RedisStore as LibraryRedisStore
 from quart_rate_limiter.store import MemoryStore as LibraryMemoryStore
+from redis.exceptions import RedisError
+from werkzeug.exceptions import ServiceUnavailable
 
 from app import accounts
 from app.config import RATE_LIMIT_DEFAULTS
+from app.health import UNAVAILABLE
 
 UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 LIMIT_RE = re.compile(r"\s*(\d+)\s*/\s*(\d*)\s*(second|minute|hour|day)s?\s*")
@@ -133,13 +138,83 @@ class MemoryStore(LibraryMemoryStore):
         return 0.0
 
 
+# The same step in Redis, as one script: Redis runs a script alone, so concurrent requests from
+# every worker and host are counted one at a time (quart-rate-limiter's own RedisStore gets,
+# then sets, and two processes can both read the old count). KEYS: the limits' keys; ARGV[1]:
+# now, then each limit's inverse and allowance, all in seconds. Each entry expires when its
+# time has passed. Returns the seconds to wait, as text ("0": the request passed, recorded).
+CHECK_AND_RECORD = """
+local now = tonumber(ARGV[1])
+local tats = {}
+local wait = 0
+for i, key in ipairs(KEYS) do
+    local tat = math.max(tonumber(redis.call("GET", key) or now), now)
+    wait = math.max(wait, tat - now - tonumber(ARGV[2 * i + 1]))
+    tats[i] = tat
+end
+if wait > 0 then
+    return string.format("%.6f", wait)
+end
+for i, key in ipairs(KEYS) do
+    local tat = tats[i] + tonumber(ARGV[2 * i])
+    redis.call("SET", key, string.format("%.6f", tat), "PXAT", string.format("%d", tat * 1000 + 1))
+end
+return "0"
+"""
+# A Redis that stops answering makes limited requests fail after this many seconds (a 503)
+# instead of hanging them.
+REDIS_TIMEOUT = 2.0
+
+
+class RedisStore(LibraryRedisStore):
+    """quart-rate-limiter's Redis store, with the check-and-record step as one Lua script.
+    The library's own get (stored as seconds since the epoch) still serves the RateLimit-*
+    response headers."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT)
+
+    async def check_and_record(self, steps: Sequence[Step], now: datetime) -> float:
+        assert self._redis is not None, "the store connects in before_serving"
+        arguments: list[float] = [now.timestamp()]
+        for step in steps:
+            arguments += [step.inverse, step.allowance]
+        try:
+            keys = [step.key for step in steps]
+            wait = await self._redis.eval(CHECK_AND_RECORD, len(keys), *keys, *arguments)
+        except RedisError:
+            raise ServiceUnavailable(UNAVAILABLE, retry_after=5) from None
+        return float(wait)
+
+    async def get(self, key: str, default: datetime) -> datetime:
+        """The stored time, for the response headers only: without Redis, a default."""
+        try:
+            return await super().get(key, default)
+        except RedisError:
+            return default
+
+    async def after_serving(self) -> None:
+        if self._redis is not None:  # aclose: the library's close() is deprecated in redis 5
+            await self._redis.aclose()
+            self._redis = None
+
+
+def make_store(setting: str) -> MemoryStore | RedisStore:
+    """RATE_LIMIT_STORE: `memory`, or a Redis URL (redis://, rediss:// or unix://)."""
+    if setting == "memory":
+        return MemoryStore()
+    if setting.startswith(("redis://", "rediss://", "unix://")):
+        return RedisStore(setting)
+    raise ValueError(f"RATE_LIMIT_STORE is 'memory' or a redis:// URL, not {setting!r}")
+
+
 class Limiter(RateLimiter):
     """quart-rate-limiter's RateLimiter, counting a request in one step. The library checks
     every limit, then records them; a key function that awaits in between (login_username
     reads the body) let concurrent requests all pass the check before any was recorded. Here
     every key is worked out first, then the store checks and records them all at once."""
 
-    store: MemoryStore
+    store: MemoryStore | RedisStore
 
     async def _before_request(self) -> None:
         if not current_app.config["QUART_RATE_LIMITER_ENABLED"] or request.endpoint is None:
@@ -186,6 +261,7 @@ def init_app(app: Quart) -> None:
     """Turn every @limited view's settings into Limits; call after the blueprints are in."""
     # Parsed here, so a typo fails at start-up, not at the first request.
     parsed = {setting: parse(app.config[setting]) for setting in RATE_LIMIT_DEFAULTS}
+    store = make_store(app.config["RATE_LIMIT_STORE"])
     for endpoint, view in list(app.view_functions.items()):
         if settings := getattr(view, SETTINGS_ATTRIBUTE, None):
             limits: list[RateLimit] = [
@@ -194,5 +270,4 @@ def init_app(app: Quart) -> None:
             ]
             app.view_functions[endpoint] = _with_limits(view, limits)
     app.config["QUART_RATE_LIMITER_ENABLED"] = app.config["RATE_LIMITS"]
-    # A new store per app (and so per worker).
-    Limiter(app, key_function=client_address, store=MemoryStore())
+    Limiter(app, key_function=client_address, store=store)  # a new store per app (per worker)

@@ -154,6 +154,11 @@ async def test_malformed_limit_setting_fails_at_start(make_app):
         await make_app(RATE_LIMIT_WRITE="lots")
 
 
+async def test_unknown_limit_store_fails_at_start(make_app):
+    with pytest.raises(ValueError, match="redis://"):
+        await make_app(RATE_LIMIT_STORE="memcached://127.0.0.1:11211")
+
+
 async def test_successful_login_still_works_under_the_limit(make_app, make_user):
     client = await limited_client(make_app)
     await make_user("john")

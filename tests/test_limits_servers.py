@@ -1,18 +1,24 @@
-"""Limits against real servers: hypercorn processes."""
+"""Limits against real servers: hypercorn processes, and a redis-server they share."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
-from collections.abc import AsyncIterator
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-from tests.browser.server import Server
+from tests.browser.server import Server, free_port
+from tests.conftest import Client
 
+REDIS_SERVER = Path("/usr/bin/redis-server")
 LIMITS = {"RATE_LIMITS": "on", "RATE_LIMIT_AUTH": "5/minute", "RATE_LIMIT_LOGIN_USER": "5/minute"}
 
 
@@ -50,6 +56,61 @@ async def start_server(tmp_path: Path) -> AsyncIterator:
     finally:
         for server in servers:
             await server.stop()
+
+
+def wait_until(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    """Poll `condition` until it holds; fail with `what` if it does not within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} not within {seconds} s"
+        time.sleep(0.02)
+
+
+def redis_command(port: int, *words: str) -> bytes:
+    """One command in Redis's protocol over a fresh connection; the raw reply."""
+    wire = f"*{len(words)}\r\n".encode() + b"".join(
+        f"${len(word.encode())}\r\n{word}\r\n".encode() for word in words
+    )
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as connection:
+        connection.sendall(wire)
+        return connection.recv(65536)
+
+
+def redis_answers(port: int) -> bool:
+    try:
+        return redis_command(port, "PING") == b"+PONG\r\n"
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def redis_port(tmp_path: Path) -> Iterator[int]:
+    """Debian's redis-server on a free loopback port, in its own folder, saving nothing.
+    Without it the test is skipped, except under CI, where that is a failure."""
+    if not REDIS_SERVER.exists():
+        reason = f"{REDIS_SERVER} not found: install Debian's redis-server package"
+        if os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}:
+            pytest.fail(f"{reason} (CI=true: the shared-store tests must run)", pytrace=False)
+        pytest.skip(reason)
+    port = free_port()
+    folder = tmp_path / "redis"
+    folder.mkdir()
+    arguments = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(folder)]
+    server = subprocess.Popen(
+        [str(REDIS_SERVER), *arguments, "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: redis_answers(port), 10, "redis-server answering")
+        yield port
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 # -- a bare HTTP/1.1 client: the tests need to hold a request between its headers and body ----
@@ -104,3 +165,44 @@ async def logins_at_once(ports: list[int], count: int) -> list[int]:
 async def test_concurrent_logins_to_hypercorn_pass_at_most_the_limit(start_server):
     server = await start_server()
     assert await logins_at_once([server.port], 40) == [422] * 5 + [429] * 35
+
+
+# -- one count for every process, in Redis -------------------------------------------------
+
+
+async def test_two_processes_sharing_redis_hold_one_limit(start_server, redis_port):
+    store = f"redis://127.0.0.1:{redis_port}/0"
+    first = await start_server(RATE_LIMIT_STORE=store)
+    second = await start_server(RATE_LIMIT_STORE=store)
+    assert await logins_at_once([first.port, second.port], 40) == [422] * 5 + [429] * 35
+
+
+async def test_redis_entries_expire_when_their_time_has_passed(make_app, redis_port):
+    app = await make_app(RATE_LIMITS=True, RATE_LIMIT_STORE=f"redis://127.0.0.1:{redis_port}/0")
+    client = Client(app.test_client())
+    assert (await client.post("/login", {"username": "john", "password": "x"})).status_code == 422
+    keys = redis_command(redis_port, "KEYS", "*").decode().split("\r\n")[2::2]
+    assert len(keys) == 2  # the address's budget and the username's
+    for key in keys:  # 10/minute: each attempt is forgotten 6 s later
+        ttl = int(redis_command(redis_port, "PTTL", key)[1:])
+        assert 5000 < ttl <= 6001
+
+
+async def test_redis_shared_by_two_apps_counts_once(make_app, redis_port):
+    settings = {"RATE_LIMITS": True, "RATE_LIMIT_AUTH": "3/minute"}
+    store = f"redis://127.0.0.1:{redis_port}/0"
+    first = Client((await make_app(**settings, RATE_LIMIT_STORE=store)).test_client())
+    second = Client((await make_app(**settings, RATE_LIMIT_STORE=store)).test_client())
+    form = {"username": "john", "password": "wrong password"}
+    statuses = [(await first.post("/login", form)).status_code for _ in range(3)]
+    statuses.append((await second.post("/login", form)).status_code)
+    assert statuses == [422, 422, 422, 429]
+
+
+async def test_unreachable_redis_makes_limited_forms_503_and_pages_work(make_app):
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    client = Client((await make_app(RATE_LIMITS=True, RATE_LIMIT_STORE=nowhere)).test_client())
+    refused = await client.post("/login", {"username": "john", "password": "x"})
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == "5"
+    assert (await client.get("/login")).status_code == 200
