@@ -100,6 +100,9 @@ def from_environment() -> dict[str, Any]:
         "PROXY_HOPS": _int("PROXY_HOPS", 0),
         "SECURE_COOKIES": secure,
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 64 * 1024),
+        # Seconds a request's whole body may take to arrive; then 408 and the connection closes
+        # (Quart's setting: its default of 60 let a stalled body hold its request that long).
+        "BODY_TIMEOUT": _int("BODY_TIMEOUT", 10),
         # argon2id cost. The defaults are argon2-cffi's own (RFC 9106, low-memory profile,
         # https://www.rfc-editor.org/rfc/rfc9106#section-4); only tests should lower them.
         "ARGON2_TIME_COST": _int("ARGON2_TIME_COST", RFC_9106_LOW_MEMORY.time_cost),

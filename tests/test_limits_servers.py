@@ -1,4 +1,4 @@
-"""Limits against real servers: hypercorn processes, and a redis-server they share."""
+"""Limits and timeouts against real servers: hypercorn processes, and a redis-server they share."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-from tests.browser.server import Server, free_port
+from app.config import from_environment
+from tests.browser.server import BIN, Server, free_port
 from tests.conftest import Client
 
+ROOT = Path(__file__).resolve().parent.parent
 REDIS_SERVER = Path("/usr/bin/redis-server")
 LIMITS = {"RATE_LIMITS": "on", "RATE_LIMIT_AUTH": "5/minute", "RATE_LIMIT_LOGIN_USER": "5/minute"}
 
@@ -206,3 +208,83 @@ async def test_unreachable_redis_makes_limited_forms_503_and_pages_work(make_app
     assert refused.status_code == 503
     assert refused.headers["Retry-After"] == "5"
     assert (await client.get("/login")).status_code == 200
+
+
+# -- bodies must arrive in time -------------------------------------------------------------
+
+
+async def wait_until_serving(port: int, seconds: float = 30) -> None:
+    """Until a worker answers a page: the socket listens before the worker is ready."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            await csrf_session(port)
+            return
+        except (OSError, AssertionError):
+            assert time.monotonic() < deadline, f"nothing answers on {port} after {seconds} s"
+            await asyncio.sleep(0.05)
+
+
+async def exchange(port: int, head: bytes, body: bytes = b"", every: float = 0) -> bytes:
+    """Send `head`, then `body` a byte every `every` seconds (never, if 0); all that comes back."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(head)
+    await writer.drain()
+
+    async def trickle() -> None:
+        for byte in body:
+            await asyncio.sleep(every)
+            writer.write(bytes([byte]))
+            await writer.drain()
+
+    trickling = asyncio.create_task(trickle()) if every else None
+    try:
+        return await reader.read()
+    finally:
+        if trickling:
+            trickling.cancel()
+        writer.close()
+
+
+def test_bodies_get_ten_seconds_by_default(monkeypatch):
+    monkeypatch.delenv("BODY_TIMEOUT", raising=False)
+    assert from_environment()["BODY_TIMEOUT"] == 10
+
+
+async def test_a_stalled_or_trickled_body_is_answered_408_within_the_body_timeout(tmp_path):
+    """hypercorn with the shipped hypercorn.toml and BODY_TIMEOUT=1: headers that promise a
+    body, then nothing (or a byte at a time), get 408 and a closed connection when the second
+    is up; a response that takes longer than that still arrives (nothing cuts a silent client,
+    which is what a live stream is)."""
+    port = free_port()
+    env = Server("sqlite", f"sqlite+aiosqlite:///{tmp_path / 'w.db'}", None, tmp_path).environ()
+    server = await asyncio.create_subprocess_exec(
+        *[str(BIN / "hypercorn"), "--config", str(ROOT / "hypercorn.toml")],
+        *["--bind", f"127.0.0.1:{port}", "--workers", "1", "tests.slow_app:create()"],
+        env=env | {"BODY_TIMEOUT": "1"},
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        await wait_until_serving(port)
+        head = (
+            b"POST /login HTTP/1.1\r\nHost: warble\r\nContent-Length: 100\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n\r\n"
+        )
+        slow = b"GET /slow?seconds=2 HTTP/1.1\r\nHost: warble\r\nConnection: close\r\n\r\n"
+        started = time.monotonic()
+        async with asyncio.timeout(20):
+            stalled, trickled, slow_answer = await asyncio.gather(
+                exchange(port, head),
+                exchange(port, head, b"u" * 100, every=0.1),
+                exchange(port, slow),
+            )
+        took = time.monotonic() - started
+    finally:
+        server.terminate()
+        await server.wait()
+    assert stalled.startswith(b"HTTP/1.1 408 ")  # and then closed: read() saw the end
+    assert trickled.startswith(b"HTTP/1.1 408 ")
+    assert slow_answer.startswith(b"HTTP/1.1 200 ") and slow_answer.endswith(b"finished")
+    assert took < 5
