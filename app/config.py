@@ -10,7 +10,8 @@ from typing import Any
 from argon2.profiles import RFC_9106_LOW_MEMORY
 
 RATE_LIMIT_DEFAULTS = {
-    "RATE_LIMIT_AUTH": "10/minute",  # log-in and registration attempts per address
+    # Per address, one budget for log-in, registration and the password and profile forms.
+    "RATE_LIMIT_AUTH": "10/minute",
     "RATE_LIMIT_LOGIN_USER": "10/minute",  # log-in attempts per username, from anywhere
     "RATE_LIMIT_WRITE": "30/minute",  # posts and comments per account
     "RATE_LIMIT_FOLLOW": "60/minute",  # follow and unfollow toggles per account
@@ -94,9 +95,14 @@ def from_environment() -> dict[str, Any]:
         "REGISTRATION_OPEN": _flag("REGISTRATION_OPEN", True),
         "AVATARS": os.environ.get("AVATARS", "identicon").strip().lower(),
         "RATE_LIMITS": rate_limits not in FALSE,
+        # `memory` (each worker counts alone) or a Redis URL every worker and host shares.
+        "RATE_LIMIT_STORE": os.environ.get("RATE_LIMIT_STORE", "memory").strip(),
         "PROXY_HOPS": _int("PROXY_HOPS", 0),
         "SECURE_COOKIES": secure,
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 64 * 1024),
+        # Seconds a request's whole body may take to arrive; then 408 and the connection closes
+        # (Quart's setting: its default of 60 let a stalled body hold its request that long).
+        "BODY_TIMEOUT": _int("BODY_TIMEOUT", 10),
         # argon2id cost. The defaults are argon2-cffi's own (RFC 9106, low-memory profile,
         # https://www.rfc-editor.org/rfc/rfc9106#section-4); only tests should lower them.
         "ARGON2_TIME_COST": _int("ARGON2_TIME_COST", RFC_9106_LOW_MEMORY.time_cost),

@@ -289,7 +289,7 @@ async def visit_special_app(v: Visits, special: Any) -> None:
     await v.page(who, anon, "/login")
     await v.post(who, anon, "/register", {"username": "newcomer"}, 403)
     wrong = {"username": "ada", "password": "not the password"}
-    await v.post(who, anon, "/login", wrong, 422)  # the one attempt a minute allowed
+    await v.post(who, anon, "/login", wrong, 422)  # the second of two a minute, with /register
     await v.post(who, anon, "/login", wrong, 429)
     await v.post(who, anon, "/login", wrong, 429, into="div")
     await v.page(who, anon, "/crash", 500)
@@ -323,7 +323,7 @@ async def test_every_page_of_a_closed_and_limited_instance_renders(
     special = await make_app(
         REGISTRATION_OPEN=False,
         RATE_LIMITS=True,
-        RATE_LIMIT_AUTH="1/minute",
+        RATE_LIMIT_AUTH="2/minute",  # one budget for the register and log-in forms
         PROPAGATE_EXCEPTIONS=False,  # a crash answers with the 500 page, as in production
     )
     visits = Visits(db.backend)
