@@ -16,14 +16,19 @@ from urllib.parse import parse_qs
 import asyncpg
 import jinja2
 
-from app import create_app, text
+from app import create_app
 from app.config import database_schema, database_url
 from app.pagination import FIRST, PAGE_SIZE, Cursor, Page, decode
 from app.queries import timeline
 from bench.seed import asyncpg_dsn
 from bench.shapes import LATERAL, SCAN
 
-USER = "SELECT id, username, email, about_me FROM users WHERE id = $1"
+# The viewer and their unread count in one statement, as Warble loads its session's user.
+USER = (
+    "SELECT id, username, email, about_me, (SELECT count(*) FROM notifications n "
+    "WHERE n.recipient_id = users.id AND n.read_at IS NULL AND n.withdrawn_at IS NULL) "
+    "FROM users WHERE id = $1"
+)
 FOLLOWEES = "SELECT count(*) FROM follows WHERE follower_id = $1"
 # The raw page queries, but returning every column the template shows.
 COLUMNS = "p.id, u.username, (SELECT count(*) FROM comments c WHERE c.post_id = p.id)"
@@ -61,13 +66,17 @@ class Reference:
         self.urls = warble.url_map.bind("localhost")
         self.config = warble.config
         env = jinja2.Environment(loader=warble.jinja_env.loader, autoescape=True)
-        env.filters.update(linkify=text.linkify, timeago=text.timeago, absolute=text.absolute)
+        # Warble's own filters and globals (limits, avatar URLs...), so the templates render
+        # as they do in Warble; then what Quart would have provided, without Quart.
+        env.filters.update(warble.jinja_env.filters)
+        env.globals.update(warble.jinja_env.globals)
         env.globals.update(
             url_for=self.url_for,
             csrf_token=lambda: "reference-csrf-token",
-            avatar_url=lambda user, size=48: self.url_for("users.avatar", user_id=user.id),
+            avatar_url=lambda user, size=48: self.url_for("avatars.show", user_id=user.id),
             get_flashed_messages=lambda with_categories=False: [],
             config=self.config,
+            live_after=lambda: 0,  # the newest event a worker has read: no hub here
         )
         self.template = env.get_template("pages/index.html")
 
@@ -126,7 +135,7 @@ class Reference:
             mentions={},
             continued="before" in args,
             composer={},
-            g=SimpleNamespace(user=me),
+            g=SimpleNamespace(user=me, unread=user[4]),
             request=SimpleNamespace(endpoint="timeline.index", path="/"),
             next_page_url=lambda p: f"/?viewer={viewer}&before={p.next.encode()}",
         )

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
 
-from app.pagination import FIRST
+from app.pagination import FIRST, PAGE_SIZE
 from bench import timeline
 from bench.common import Viewer
 from bench.dataset import Dataset, Spec
+from bench.reference import Reference
 from bench.seed import seed
 
 TINY = Spec(users=40, posts=4_000, comments=300, seed=1)
@@ -104,3 +106,45 @@ async def test_check_refuses_a_shape_that_returns_other_rows():
     )
     with pytest.raises(timeline.Mismatch):
         await timeline.check(bench)
+
+
+async def test_the_reference_page_renders_warbles_home(empty_db, monkeypatch):
+    """bench/pages.py compares Warble's home page with this one: it must keep rendering
+    Warble's current templates (it broke once, unnoticed, when the templates gained globals)."""
+    if empty_db.backend != "postgres":
+        pytest.skip("the reference page reads PostgreSQL through asyncpg")
+    await seed(empty_db.url, TINY, schema=empty_db.schema)
+    monkeypatch.setenv("DATABASE_URL", empty_db.url)
+    monkeypatch.setenv("DATABASE_SCHEMA", empty_db.schema)
+    engine = empty_db.engine()
+    try:
+        async with engine.connect() as connection:
+            viewer = await connection.scalar(
+                text("SELECT follower_id FROM follows GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
+            )
+    finally:
+        await engine.dispose()
+
+    app = Reference()
+    inbox: asyncio.Queue[dict] = asyncio.Queue()
+    sent: list[dict] = []
+    started = asyncio.Event()
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+        if message["type"] == "lifespan.startup.complete":
+            started.set()
+
+    await inbox.put({"type": "lifespan.startup"})
+    lifespan = asyncio.create_task(app({"type": "lifespan"}, inbox.get, send))
+    await asyncio.wait_for(started.wait(), 10)
+    try:
+        scope = {"type": "http", "path": "/", "query_string": f"viewer={viewer}".encode()}
+        await app(scope, inbox.get, send)
+    finally:
+        await inbox.put({"type": "lifespan.shutdown"})
+        await lifespan
+    start, body = sent[1], sent[2]["body"].decode()
+    assert start["status"] == 200, body
+    assert body.count("<article") == PAGE_SIZE
+    assert 'id="notifications-count"' in body and 'sse-connect="/events?' in body
