@@ -30,7 +30,7 @@ from app.config import database_schema
 from app.db import make_engine
 from app.migrate import upgrade
 from app.sessions import issue_token
-from bench.common import save
+from bench.common import RESULTS, save
 from tests.browser.server import free_port
 from tests.live_client import Login, post_form, sse_request
 
@@ -95,12 +95,26 @@ async def seed(url: str, count: int) -> tuple[Login, list[Login]]:
     return logins[0], logins[1:]
 
 
-async def fan_out(port: int, author: Login, streams: list[Any], posts: int) -> dict[str, Any]:
-    """Post `posts` times; for each, the delay from the POST's response to each stream."""
+def server_post_ms(log: Path) -> list[float]:
+    """The server's own time for each POST /posts, from the access log (`%(D)sus`)."""
+    lines = log.read_text().splitlines()
+    return [int(line.rsplit(" ", 1)[1][:-2]) / 1000 for line in lines if '"POST /posts ' in line]
+
+
+async def fan_out(
+    port: int, author: Login, streams: list[Any], posts: int, log: Path
+) -> dict[str, Any]:
+    """Post `posts` times; for each, the delay from the POST's response to each stream.
+
+    The POST's latency is the server's own (its access log line), so the client's work on
+    the open streams, on the same two cores, does not count as the server's.
+    """
     delays: list[float] = []
     post_ms: list[float] = []
+    logged = len(server_post_ms(log))
     for n in range(posts):
         waiting = [asyncio.create_task(stream.next_event("new-post", 30)) for stream in streams]
+        await asyncio.sleep(0.5)  # every reader parked on its socket before the clock starts
         started = time.perf_counter()
         status = await post_form(port, "/posts", author, {"body": f"Bench post {n}"})
         answered = time.perf_counter()
@@ -109,8 +123,12 @@ async def fan_out(port: int, author: Login, streams: list[Any], posts: int) -> d
         for arrived in await asyncio.gather(*waiting):
             delays.append((arrived - answered) * 1000)
     delays.sort()
+    await asyncio.sleep(0.5)  # the access log is written after the response
+    server_ms = server_post_ms(log)[logged:]
     return {
         "post_ms_median": statistics.median(post_ms),
+        "post_server_ms_median": statistics.median(server_ms),
+        "post_server_ms_max": max(server_ms),
         "delivery_ms_p50": delays[len(delays) // 2] if delays else None,
         "delivery_ms_p99": delays[int(len(delays) * 0.99) - 1] if delays else None,
         "deliveries": len(delays),
@@ -121,6 +139,7 @@ async def run(url: str, count: int, posts: int) -> dict[str, Any]:
     await asyncio.to_thread(upgrade, url)
     author, followers = await seed(url, count)
     port = free_port()
+    log = RESULTS / f"streams-{count}-access.log"
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": SECRET, "SECURE_COOKIES": "false"}
     env["RATE_LIMITS"] = "off"
     server = subprocess.Popen(  # noqa: ASYNC220 - started once, before any timing
@@ -130,8 +149,8 @@ async def run(url: str, count: int, posts: int) -> dict[str, Any]:
         ],
         env=env,
         cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
     )
     result: dict[str, Any] = {"streams": count, "url": url.split("://")[0]}
     try:
@@ -140,7 +159,7 @@ async def run(url: str, count: int, posts: int) -> dict[str, Any]:
         result["workers"] = len(workers)
         base_rss = sum(rss_kib(pid) for pid in workers)
         few = [await sse_request(port, "/events?page=home", login) for login in followers[:10]]
-        result["ten_followers"] = await fan_out(port, author, few, posts)
+        result["ten_followers"] = await fan_out(port, author, few, posts, log)
         many = few + [
             await sse_request(port, "/events?page=home", login) for login in followers[10:]
         ]
@@ -151,7 +170,7 @@ async def run(url: str, count: int, posts: int) -> dict[str, Any]:
         await asyncio.sleep(10)
         idle = sum(cpu_seconds(pid) for pid in workers) - cpu_before
         result["idle_cpu_percent"] = round(idle / 10 * 100, 2)
-        result["all_followers"] = await fan_out(port, author, many, posts)
+        result["all_followers"] = await fan_out(port, author, many, posts, log)
         for stream in many:
             stream.close()
     finally:

@@ -4,19 +4,28 @@ in the database, form posts, and Server-Sent Events read line by line."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from urllib.parse import urlencode
+
+from quart import Quart
 
 from app import create_app
 
 CSRF = "live-client-csrf"
 
 
+@functools.cache
+def _signer(secret: str) -> Quart:
+    """An app that signs as the server does; one per secret (bench/streams.py makes 5,000)."""
+    return create_app({"SECRET_KEY": secret, "DATABASE_URL": "sqlite+aiosqlite://"})
+
+
 class Login:
     """Cookies naming a session token, signed with the server's SECRET_KEY as it signs them."""
 
     def __init__(self, token: str, secret: str) -> None:
-        signer = create_app({"SECRET_KEY": secret, "DATABASE_URL": "sqlite+aiosqlite://"})
+        signer = _signer(secret)
         auth = signer.extensions["QUART_AUTH"][0].dump_token(token, signer)
         serializer = signer.session_interface.get_signing_serializer(signer)
         assert serializer is not None
