@@ -19,10 +19,11 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from quart import Quart
@@ -46,6 +47,9 @@ BATCH = 500
 MAX_STREAMS_PER_USER = 8
 CLOSE = None  # put on a subscriber's queue: the stream ends
 TASK_NAME = "warble-events"  # the hub's background tasks (the reader's is awaited first on stop)
+LOADED_KEEP = 256  # what recent events' streams loaded, shared (Hub.load_once)
+
+T = TypeVar("T")
 
 
 @dataclass(eq=False)
@@ -74,6 +78,7 @@ class Hub:
         self.tasks: list[asyncio.Task[None]] = []
         self.listener: asyncpg.Connection | None = None
         self.stopping = False
+        self.loaded: OrderedDict[tuple[int, str], asyncio.Future[Any]] = OrderedDict()
 
     # -- subscribers -------------------------------------------------------------------------
 
@@ -99,6 +104,32 @@ class Hub:
     @property
     def stream_count(self) -> int:
         return sum(len(streams) for streams in self.subscribers.values())
+
+    async def load_once(
+        self, event: Event, what: str, load: Callable[[AsyncSession], Awaitable[T]]
+    ) -> T:
+        """`load` read once per worker for this event, however many of its streams need it:
+        a comment on a post that 1,000 people have open costs one read, not 1,000. Streams
+        still render with their own viewer; only what is the same for everyone is shared."""
+        key = (event.id, what)
+        loading = self.loaded.get(key)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load(load))
+            self.loaded[key] = loading
+            loading.add_done_callback(lambda done: self._forget_failed(key, done))
+            while len(self.loaded) > LOADED_KEEP:
+                self.loaded.popitem(last=False)
+        result: T = await asyncio.shield(loading)
+        return result
+
+    def _forget_failed(self, key: tuple[int, str], done: asyncio.Future[Any]) -> None:
+        """A failed read is not kept: the next stream that needs it tries again."""
+        if (done.cancelled() or done.exception() is not None) and self.loaded.get(key) is done:
+            del self.loaded[key]
+
+    async def _load(self, load: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        async with self.sessions()() as session:
+            return await load(session)
 
     # -- reading the table -------------------------------------------------------------------
 

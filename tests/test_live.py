@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import pytest
+from sqlalchemy import event
 
 from app.events import MAX_STREAMS_PER_USER, hub_of
 from tests.conftest import Client
+from tests.test_timeline import StatementCounter
 
 DEADLINE = 5.0  # seconds; the SQLite hub reads every 0.1 s
 
@@ -111,6 +113,46 @@ async def test_a_post_page_hears_new_and_deleted_comments(make_client, make_user
         gone = await live.message("comment-gone")
         assert f'<li id="comment-{comment_id}" hx-swap-oob="delete"></li>' in gone["data"]
         assert "0 comments" in gone["data"]
+
+
+async def test_a_comment_is_read_once_however_many_streams_show_its_post(
+    app, make_client, make_user, make_post
+):
+    """Every reader of a post hears a new comment; its rows are read once per worker for all
+    of them (Hub.load_once), so a popular post costs what a quiet one does."""
+    author, commenter = await make_user("alice"), await make_user("bob")
+    post = await make_post(author, "a popular post")
+    bobs = make_client()
+    await bobs.login(commenter)
+    await bobs.get("/")  # the first request of a login also notes last_seen_at
+    readers = []
+    for n in range(3):
+        client = make_client()
+        await client.login(await make_user(f"reader{n}"))
+        readers.append(client)
+
+    async def statements_to_reach(clients: list[Client], body: str) -> int:
+        counter = StatementCounter()
+        engine = app.app.extensions["db_engine"].sync_engine
+        async with AsyncExitStack() as open_streams:
+            lives = [
+                await open_streams.enter_async_context(stream(c, f"page=post&id={post.id}"))
+                for c in clients
+            ]
+            for live in lives:  # the stream's own reads are done once its first line is sent
+                live.buffer += await live.connection.receive()
+            event.listen(engine, "before_cursor_execute", counter)
+            try:
+                await bobs.post(f"/posts/{post.id}/comments", {"body": body})
+                for live in lives:
+                    assert body in (await live.message("comment"))["data"]
+            finally:
+                event.remove(engine, "before_cursor_execute", counter)
+        return counter.count
+
+    assert await statements_to_reach(readers[:1], "for one") == await statements_to_reach(
+        readers, "for three"
+    )
 
 
 async def test_a_profile_hears_its_follower_count(make_client, make_user):

@@ -21,17 +21,20 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from quart import Blueprint, Response, current_app, g, request, stream_with_context
 from quart.typing import ResponseReturnValue
 from quart_auth import current_user
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import sessions, text
 from app.clock import utcnow
 from app.db import read_session, release_session
 from app.events import Subscriber, hub_of
-from app.models import Event, User
+from app.models import Comment, Event, User
 from app.queries import comments, events, follows, notifications, user_sessions, users
 from app.web import render_template
 
@@ -150,8 +153,9 @@ async def _render(subscriber: Subscriber, event: Event) -> AsyncIterator[bytes]:
     me = subscriber.user_id
     kind = event.kind
     if kind in {"notify", "read"} and event.user_id == me:
-        async with hub_of(current_app).sessions()() as session:
-            count = await notifications.unread_count(session, me)
+        count = await hub_of(current_app).load_once(
+            event, "unread", partial(notifications.unread_count, user_id=me)
+        )
         html = await render_template("partials/notifications_count.html", unread=count)
         yield _message(event, "count", html)
     elif kind == "post" and subscriber.page == "home":
@@ -164,16 +168,18 @@ async def _render(subscriber: Subscriber, event: Event) -> AsyncIterator[bytes]:
             else:
                 subscriber.followees.discard(event.user_id)
         if subscriber.page == "profile" and event.user_id == subscriber.subject:
-            async with hub_of(current_app).sessions()() as session:
-                count = await follows.follower_count(session, subscriber.subject)
+            count = await hub_of(current_app).load_once(
+                event, "followers", partial(follows.follower_count, user_id=subscriber.subject)
+            )
             html = f'<strong id="followers-count" hx-swap-oob="true">{count}</strong>'
             yield _message(event, "followers", html)
     elif kind == "comment" and _on_post(subscriber, event):
         async for message in _comment_added(event):
             yield message
     elif kind == "comment_deleted" and _on_post(subscriber, event):
-        async with hub_of(current_app).sessions()() as session:
-            count = await comments.comment_count(session, subscriber.subject)
+        count = await hub_of(current_app).load_once(
+            event, "comments", partial(comments.comment_count, post_id=subscriber.subject)
+        )
         html = await render_template(
             "partials/comment_removed.html",
             comment_id=event.comment_id,
@@ -190,20 +196,40 @@ def _on_post(subscriber: Subscriber, event: Event) -> bool:
     return on_page and event.actor_id != subscriber.user_id
 
 
+@dataclass(frozen=True)
+class _NewComment:
+    comment: Comment
+    count: int
+    post_author_id: int | None
+    mentions: dict[str, str]
+
+
+async def _load_new_comment(session: AsyncSession, comment_id: int) -> _NewComment | None:
+    comment = await comments.get_comment_with_author(session, comment_id)
+    if comment is None:
+        return None  # deleted meanwhile
+    return _NewComment(
+        comment,
+        await comments.comment_count(session, comment.post_id),
+        await comments.post_author_id(session, comment.post_id),
+        await users.existing_usernames(session, text.mentioned([comment.body])),
+    )
+
+
 async def _comment_added(event: Event) -> AsyncIterator[bytes]:
-    async with hub_of(current_app).sessions()() as session:
-        comment = await comments.get_comment_with_author(session, event.comment_id or 0)
-        if comment is None:
-            return  # deleted meanwhile
-        count = await comments.comment_count(session, comment.post_id)
-        post_author = await comments.post_author_id(session, comment.post_id)
-        names = await users.existing_usernames(session, text.mentioned([comment.body]))
+    """The new comment, read once for every stream on its post (Hub.load_once), rendered
+    for this stream's viewer (who may delete it)."""
+    new = await hub_of(current_app).load_once(
+        event, "comment", partial(_load_new_comment, comment_id=event.comment_id or 0)
+    )
+    if new is None:
+        return
     html = await render_template(
         "partials/comment_added.html",
-        comment=comment,
-        post_id=comment.post_id,
-        count=count,
-        mentions=names,
-        post_author_id=post_author,
+        comment=new.comment,
+        post_id=new.comment.post_id,
+        count=new.count,
+        mentions=new.mentions,
+        post_author_id=new.post_author_id,
     )
     yield _message(event, "comment", html)
