@@ -32,12 +32,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.clock import utcnow
 from app.models import Event
-from app.queries import events
+from app.queries import events, user_sessions
 
 log = logging.getLogger(__name__)
 
 POLL_SQLITE = 0.1  # seconds between reads of the events table on SQLite (bench/streams.py)
 POLL_SAFETY = 5.0  # PostgreSQL: read anyway this often, in case a NOTIFY went missing
+# Sessions also end without an event (they expire): the hub checks its streams' sessions this
+# often, in one query per SESSION_BATCH streams, and ends the streams of those that ended.
+CHECK_SESSIONS_EVERY = 60.0
+SESSION_BATCH = 500
 PING_EVERY = 5.0  # PostgreSQL: a listener that stopped answering is replaced (asyncpg#519)
 # An id that is missing may belong to a transaction that has not committed yet (ids are
 # handed out before commit): the hub waits this long for it before moving past it.
@@ -62,9 +66,14 @@ class Subscriber:
     subject: int = 0  # the post's or the profile's id
     followees: set[int] = field(default_factory=set)
     queue: asyncio.Queue[Event | None] = field(default_factory=asyncio.Queue)
+    ended: bool = False  # its session ended: the page is told to stop listening
 
     def close(self) -> None:
         self.queue.put_nowait(CLOSE)
+
+    def end(self) -> None:
+        self.ended = True
+        self.close()
 
 
 class Hub:
@@ -131,6 +140,30 @@ class Hub:
         async with self.sessions()() as session:
             return await load(session)
 
+    # -- sessions that end without an event --------------------------------------------------
+
+    async def _session_loop(self) -> None:
+        while True:
+            await asyncio.sleep(CHECK_SESSIONS_EVERY)
+            try:
+                await self.end_streams_of_ended_sessions()
+            except Exception:  # a database outage: the next round checks again
+                log.warning("could not check the streams' sessions", exc_info=True)
+
+    async def end_streams_of_ended_sessions(self) -> None:
+        """End every stream whose session has expired or been deleted: one query per
+        SESSION_BATCH streams, not one per stream."""
+        streams = [s for user_streams in self.subscribers.values() for s in user_streams]
+        ids = sorted({s.session_id for s in streams})
+        alive: set[int] = set()
+        for start in range(0, len(ids), SESSION_BATCH):
+            async with self.sessions()() as session:
+                batch = ids[start : start + SESSION_BATCH]
+                alive |= await user_sessions.alive(session, batch, utcnow())
+        for subscriber in streams:
+            if subscriber.session_id not in alive:
+                subscriber.end()
+
     # -- reading the table -------------------------------------------------------------------
 
     def sessions(self) -> async_sessionmaker[AsyncSession]:
@@ -144,6 +177,7 @@ class Hub:
         if self._dialect() == "postgresql":
             self.tasks.append(asyncio.create_task(self._listen_loop(), name=f"{TASK_NAME}-listen"))
         self.tasks.append(asyncio.create_task(_watch_shutdown(self), name=f"{TASK_NAME}-shutdown"))
+        self.tasks.append(asyncio.create_task(self._session_loop(), name=f"{TASK_NAME}-sessions"))
 
     async def stop(self) -> None:
         """Close the streams and let the reader finish its read (cancelling it mid-query

@@ -9,11 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, update
 
+from app.clock import utcnow
 from app.events import MAX_STREAMS_PER_USER, hub_of
+from app.models import UserSession
 from tests.conftest import Client
 from tests.test_timeline import StatementCounter
 
@@ -193,6 +196,40 @@ async def test_logging_out_ends_the_stream_of_that_session(make_client, make_use
             while (part := await connection.receive()) != b"":  # the last part is empty: ended
                 received += part
         assert received.endswith(b"event: close\ndata: \n\n")
+
+
+async def test_a_session_that_expires_ends_its_streams_at_the_hubs_next_check(
+    app, db, make_client, make_user
+):
+    """Expiry sends no event: the hub checks every stream's session (one query for all of
+    them, every CHECK_SESSIONS_EVERY seconds) and tells the pages of ended ones to stop."""
+    alice, bob = await make_user("alice"), await make_user("bob")
+    alices, bobs = make_client(), make_client()
+    await alices.login(alice)
+    await bobs.login(bob)
+    hub = hub_of(app.app)
+    async with alices.raw.request("/events") as ending, bobs.raw.request("/events") as going_on:
+        for connection in (ending, going_on):
+            await connection.send_complete()
+            await connection.receive()  # the stream has started
+        engine = db.engine()
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(
+                    update(UserSession)
+                    .where(UserSession.user_id == alice.id)
+                    .values(expires_at=utcnow() - timedelta(seconds=1))
+                )
+        finally:
+            await engine.dispose()
+        await hub.end_streams_of_ended_sessions()
+        received = b""
+        async with asyncio.timeout(DEADLINE):
+            while (part := await ending.receive()) != b"":  # the last part is empty: ended
+                received += part
+        assert received.endswith(b"event: close\ndata: \n\n")
+        assert [s.user_id for streams in hub.subscribers.values() for s in streams] == [bob.id]
+        await going_on.disconnect()
 
 
 async def test_a_user_keeps_at_most_eight_streams(app, make_client, make_user):

@@ -22,7 +22,6 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
 from functools import partial
 
 from quart import Blueprint, Response, current_app, g, request, stream_with_context
@@ -41,7 +40,6 @@ from app.web import render_template
 bp = Blueprint("live", __name__)
 
 HEARTBEAT = 20.0  # seconds: keeps proxies from closing an idle stream, and notices a gone one
-RECHECK_SESSION = timedelta(seconds=60)  # besides the session_end events that end it at once
 PAGES = {"home", "post", "profile", "other"}
 
 
@@ -97,7 +95,6 @@ async def _events(
     g.user = me  # the stream's context has a g of its own: templates check the viewer there
     hub = hub_of(current_app)
     replayed: set[int] = set()
-    checked = utcnow()
     try:
         yield b"retry: 2000\n\n"
         if resume:
@@ -112,13 +109,10 @@ async def _events(
                 event = await asyncio.wait_for(subscriber.queue.get(), HEARTBEAT)
             except TimeoutError:
                 yield b": heartbeat\n\n"
-                if utcnow() - checked > RECHECK_SESSION:
-                    checked = utcnow()
-                    if not await _session_alive(token):
-                        yield CLOSE_MESSAGE
-                        return
                 continue
-            if event is None:  # closed: shutdown, or too many streams for this user
+            if event is None:  # closed: shutdown, too many streams, or the session ended
+                if subscriber.ended:  # expired (the hub checks every stream's each minute)
+                    yield CLOSE_MESSAGE
                 return
             if event.id in replayed:
                 continue

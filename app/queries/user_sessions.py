@@ -51,6 +51,14 @@ async def active_session(
     return (row[0], row[1]) if row else None
 
 
+async def alive(session: AsyncSession, session_ids: list[int], now: datetime) -> set[int]:
+    """Which of these sessions have not ended (live streams ask for all of theirs at once)."""
+    stmt = select(UserSession.id).where(
+        UserSession.id.in_(session_ids), UserSession.expires_at > now
+    )
+    return set(await session.scalars(stmt))
+
+
 async def touch(
     session: AsyncSession, session_id: int, now: datetime, expires_at: datetime | None
 ) -> None:
