@@ -74,6 +74,9 @@ class Post(Base):
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the current text was written, if it is not the first: the earlier ones are in
+    # post_edits.
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     author: Mapped[User] = relationship(lazy="raise", innerjoin=True)
 
@@ -101,6 +104,47 @@ class Comment(Base):
     __table_args__ = (
         Index("ix_comments_post_id_created_at_id", "post_id", "created_at", "id"),
         CheckConstraint(f"length(body) BETWEEN 1 AND {COMMENT_MAX}", name="body_length"),
+    )
+
+
+class Like(Base):
+    """user_id likes post_id: one row per person and post, whatever the clicks and races."""
+
+    __tablename__ = "likes"
+
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        # The primary key (post_id, user_id) counts a post's likes and finds the viewer's;
+        # this one lists who liked a post, newest first (keyset on created_at, user_id).
+        Index("ix_likes_post_id_created_at_user_id", "post_id", created_at.desc(), user_id.desc()),
+        # A user's likes: deleting the user deletes them without reading the whole table.
+        Index("ix_likes_user_id", "user_id"),
+    )
+
+
+class PostEdit(Base):
+    """An earlier version of a post: the text it had, and when that text was written (the
+    post's created_at for the first version, the edit's time for later ones). The current
+    text is the post's own body, written at its edited_at."""
+
+    __tablename__ = "post_edits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        # A post's versions newest first (its history page, keyset on created_at, id).
+        Index("ix_post_edits_post_id_created_at_id", "post_id", created_at.desc(), id.desc()),
+        CheckConstraint(f"length(body) BETWEEN 1 AND {POST_MAX}", name="body_length"),
     )
 
 
@@ -167,6 +211,15 @@ class Notification(Base):
         ),
         Index("ix_notifications_actor_id", "actor_id"),
         Index("ix_notifications_post_id", "post_id"),
+        # The likes of a post, shown as one line ("alice and 3 others liked your post"):
+        # the newest of each post's group and the size of the group.
+        Index(
+            "ix_notifications_likes",
+            "post_id",
+            "id",
+            postgresql_where=text("kind = 'like' AND withdrawn_at IS NULL"),
+            sqlite_where=text("kind = 'like' AND withdrawn_at IS NULL"),
+        ),
         Index("ix_notifications_comment_id", "comment_id"),
     )
 

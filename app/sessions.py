@@ -83,6 +83,12 @@ def signed_in_user() -> User:
     return user
 
 
+def viewer_id() -> int | None:
+    """Who is looking at a page: the logged-in user's id, or None."""
+    user: User | None = g.get("user")
+    return user.id if user is not None else None
+
+
 def current_login() -> UserSession:
     login: UserSession | None = g.get("login")
     if login is None:

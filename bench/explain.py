@@ -31,7 +31,13 @@ async def explain_warble(engine: AsyncEngine, viewers: list[Viewer], cases: list
 async def _plan(engine: AsyncEngine, stmt: Any, case: Any) -> str:
     dialect = engine.dialect.name
     compiled = stmt.compile(dialect=engine.dialect)
-    values = {"me": case.viewer.user_id, "before_at": case.cursor.at, "before_id": case.cursor.id}
+    viewer = case.viewer.user_id
+    values = {
+        "me": viewer,
+        "viewer": viewer,
+        "before_at": case.cursor.at,
+        "before_id": case.cursor.id,
+    }
     params = compiled.construct_params(values)
     args = tuple(_bind(params[name], dialect) for name in compiled.positiontup or [])
     if dialect == "postgresql":

@@ -55,13 +55,13 @@ async def run(url: str, schema: str | None, samples: int, kind: str) -> dict[str
         await follows.following_count(open_session, me)
 
     async def orm_page() -> None:
-        result = await open_session.execute(stmt, PARAMS | {"me": me})
+        result = await open_session.execute(stmt, PARAMS | {"me": me, "viewer": me})
         result.all()
         open_session.expunge_all()
 
     async def core_page() -> None:
         async with engine.connect() as connection:
-            (await connection.execute(stmt, PARAMS | {"me": me})).all()
+            (await connection.execute(stmt, PARAMS | {"me": me, "viewer": me})).all()
 
     async def full() -> None:
         async with reader() as session:

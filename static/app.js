@@ -165,14 +165,34 @@ function offerRetry(link) {
 
 // ---------------------------------------------------------------------------------------------
 // After an in-place update, focus goes where the reader can carry on: the new Follow/Unfollow
-// button, the post or comment after a deleted one (or its list's heading).
+// or Like/Unlike button (when the reader was on it: `f` leaves focus on the post), the edit
+// box of a post opened for editing and the Edit link once it is saved or cancelled, the post
+// or comment after a deleted one (or its list's heading).
 let refocus = null; // a function that finds the element to focus once the swap settled
+
+// The text box of a post being edited, focused with the caret at the end, ready to type on
+// (left alone if the reader got there first: their caret stays where they put it).
+function editBox(postId) {
+  const box = document.querySelector(`#${postId} textarea`);
+  if (box && document.activeElement !== box) {
+    box.focus();
+    box.setSelectionRange(box.value.length, box.value.length);
+  }
+  return box;
+}
 
 document.addEventListener("htmx:beforeRequest", (event) => {
   const elt = event.detail.elt;
-  if (elt.matches("form.follow-form")) {
+  if (elt.matches("form.follow-form") || (elt.matches("form.like-form") && elt.contains(document.activeElement))) {
     const id = elt.id;
     refocus = () => document.querySelector(`#${CSS.escape(id)} button`);
+  } else if (elt.matches("a.edit-link")) {
+    const postId = elt.closest("article.post").id;
+    refocus = () => editBox(postId);
+  } else if (elt.matches("form.edit-form, a.edit-cancel")) {
+    const postId = elt.closest(".post-editing").id;
+    // Saved or cancelled: the post's Edit link; refused (too long, empty): the box again.
+    refocus = () => document.querySelector(`#${postId} a.edit-link`) || editBox(postId);
   } else if (elt.matches("a.danger[hx-post]")) {
     const item = elt.closest("article.post, li.comment");
     if (!item) return;
@@ -353,6 +373,13 @@ document.addEventListener("keydown", (event) => {
     if (!submit || !submit.disabled) target.form.requestSubmit(); // disabled: over the limit
     return;
   }
+  // Esc in a post being edited cancels the edit (the Cancel link: in place, or back to the post).
+  const editing = target.closest("form[data-edit-form]");
+  if (event.key === "Escape" && editing) {
+    event.preventDefault();
+    editing.querySelector("a.edit-cancel")?.click();
+    return;
+  }
   if (event.key === "Escape" && isTyping(target)) {
     target.blur();
     return;
@@ -375,6 +402,14 @@ document.addEventListener("keydown", (event) => {
       // The address names the text box itself: arriving at a fragment focuses its target
       // when it can be focused (and blurs anything a script focused before).
       else if (post) openPost(post, "#comment-body");
+    },
+    f: () => {
+      // Like or unlike the selected post (on a post's own page, that post): its own button,
+      // so the request, the swap and the announcement are those of a click (a request under
+      // way has disabled the button).
+      const target = post || document.querySelector("article.post-standalone");
+      const button = target && target.querySelector("form.like-form button");
+      if (button && !button.disabled) button.click();
     },
     "?": () => document.getElementById("shortcuts")?.showModal(),
   };

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from app.models import Comment, Follow, Post, User
+from app.models import Comment, Follow, Like, Post, PostEdit, User
 from app.pagination import InvalidCursor, decode
 from app.text import is_blank
 from tests.conftest import CSRF, PASSWORD, body
@@ -76,7 +76,7 @@ async def snapshot(session) -> tuple[int, ...]:
     return tuple(
         [
             await session.scalar(select(func.count()).select_from(m))
-            for m in (User, Post, Comment, Follow)
+            for m in (User, Post, Comment, Follow, Like, PostEdit)
         ]
     )
 
@@ -152,6 +152,35 @@ async def test_any_login(make_client, world, username, password):
 
 
 @PROPERTY
+@given(text=FIELD, htmx=st.booleans())
+async def test_any_edit_body(client, session, world, text, htmx):
+    post_id = world["post_id"]
+    session.expire_all()
+    was = await session.scalar(select(Post.body).where(Post.id == post_id))
+    before = await snapshot(session)
+    response = await send(client, f"/posts/{post_id}/edit", {"body": text}, htmx)
+    assert response.status_code < 500
+    session.expire_all()
+    stored = await session.scalar(select(Post.body).where(Post.id == post_id))
+    if response.status_code >= 400:
+        assert response.status_code == 422
+        assert await snapshot(session) == before and stored == was
+    else:
+        assert not BIDI_CONTROL.search(stored) and not is_blank(stored)
+        html = await body(response if htmx else await client.get(f"/posts/{post_id}"))
+        assert "<script" not in html.lower().replace('<script src="/static/', "")
+
+
+@PROPERTY
+@given(next_url=TEXT, verb=st.sampled_from(["like", "unlike"]))
+async def test_any_next_after_a_like_stays_on_warble(client, world, next_url, verb):
+    response = await send(client, f"/posts/{world['post_id']}/{verb}", {"next": next_url})
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert location.startswith("/") and not location.startswith(("//", "/\\"))
+
+
+@PROPERTY
 @given(about=FIELD, email=FIELD)
 async def test_any_profile_settings(client, session, world, about, email):
     response = await send(client, "/settings/profile", {"about_me": about, "email": email})
@@ -177,12 +206,30 @@ async def test_any_username_in_a_path(client, session, world, name, verb):
     post_id=st.one_of(
         st.integers(), st.integers(min_value=2**31 - 5, max_value=2**70), st.text(max_size=12)
     ),
-    suffix=st.sampled_from(["", "/delete", "/comments"]),
+    suffix=st.sampled_from(
+        [
+            ("GET", ""),
+            ("POST", "/delete"),
+            ("POST", "/comments"),
+            ("POST", "/like"),
+            ("POST", "/unlike"),
+            ("GET", "/likes"),
+            ("GET", "/edit"),
+            ("POST", "/edit"),
+            ("GET", "/history"),
+            ("GET", "/item"),
+        ]
+    ),
+    htmx=st.booleans(),
 )
-async def test_any_post_id(client, session, world, post_id, suffix):
-    path = f"/posts/{quote(str(post_id), safe='')}{suffix}"
+async def test_any_post_id(client, session, world, post_id, suffix, htmx):
+    method, verb = suffix
+    path = f"/posts/{quote(str(post_id), safe='')}{verb}"
     before = await snapshot(session)
-    response = await (send(client, path, {"body": "hi"}) if suffix else client.get(path))
+    if method == "POST":
+        response = await send(client, path, {"body": "hi"}, htmx)
+    else:
+        response = await client.get(path, htmx=htmx)
     assert response.status_code < 500
     if response.status_code >= 400:
         assert await snapshot(session) == before

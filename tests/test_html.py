@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, select, update
 
-from app.models import Comment
+from app.models import Comment, Post, PostEdit, User
 from app.pagination import Cursor
-from app.queries import follows
+from app.queries import follows, likes
 from tests.conftest import Client, body
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -176,6 +176,21 @@ async def build_world(make_user, make_post, session) -> dict[str, Any]:
     on_mine = Comment(post_id=mine.id, author_id=ada.id, body="Nice.", created_at=now)
     session.add_all([*comments, on_mine])
     await session.commit()
+
+    # Likes: more than a page of people liked the viewer's post (one line of notifications),
+    # the viewer liked ada's newest; the viewer's post was edited twice.
+    fans = [ada, *(await session.scalars(select(User).where(User.username.like("fan%"))))]
+    for fan in fans:
+        await likes.like(session, fan.id, mine)
+    await likes.like(session, viewer.id, newest)
+    session.add_all(
+        PostEdit(post_id=mine.id, body=body, created_at=now - timedelta(minutes=m))
+        for body, m in (("My first post, @ada, https://example.org/?a=1&b=2", 3), ("Second", 2))
+    )
+    await session.execute(
+        update(Post).where(Post.id == mine.id).values(edited_at=now - timedelta(minutes=1))
+    )
+    await session.commit()
     return {
         "viewer": viewer,
         "loner": loner,
@@ -211,6 +226,13 @@ async def visit_as_anonymous(v: Visits, anon: Client, w: dict[str, Any]) -> None
     post = await v.page(who, anon, f"/posts/{w['newest']}")
     await v.fragment(who, anon, next_link(post), into="ol")
     await v.page(who, anon, next_link(post))
+    mine = w["mine"]
+    liked = await v.page(who, anon, f"/posts/{mine}/likes")  # who liked it: the count's link
+    await v.fragment(who, anon, next_link(liked), into="ul")
+    await v.page(who, anon, next_link(liked))
+    await v.page(who, anon, f"/posts/{mine}/history")  # an edited post's earlier versions
+    await v.page(who, anon, f"/posts/{w['newest']}/history")  # never edited
+    await v.fragment(who, anon, f"/posts/{mine}/item", into="div")
     await v.page(who, anon, "/login?next=/explore")
     wrong = {"username": "ada", "password": "not the password"}
     await v.post(who, anon, "/login", wrong, 422)
@@ -262,6 +284,21 @@ async def visit_as_members(v: Visits, me: Client, loner: Client, w: dict[str, An
     await v.post(who, me, "/user/newbie/follow", follow, 200, into="div")  # with the count, OOB
     await v.post(who, me, "/user/newbie/unfollow", {"next": "/user/ada/followers"}, 200, into="div")
     await v.post(who, me, f"/comments/{comment}/delete", {}, 200, into="ol")  # only the count, OOB
+    # Likes and edits, by htmx and without JavaScript.
+    await v.post(who, me, f"/posts/{newest}/unlike", {"next": "/"}, 200, into="footer")
+    await v.post(who, me, f"/posts/{newest}/like", {"next": "/"}, 200, into="footer")
+    await v.page(who, me, f"/posts/{mine}/likes")  # Follow buttons beside those who liked it
+    await v.page(who, me, f"/posts/{mine}/edit")  # no JavaScript: a page
+    await v.fragment(who, me, f"/posts/{mine}/edit", into="div")
+    await v.fragment(who, me, f"/posts/{mine}/edit?standalone=1", into="div")
+    await v.fragment(who, me, f"/posts/{mine}/item?standalone=1", into="div")  # Cancel
+    too_long = {"body": "x" * 501}
+    await v.post(who, me, f"/posts/{mine}/edit", too_long, 422)
+    await v.post(who, me, f"/posts/{mine}/edit", too_long, 422, into="div")
+    await v.post(who, me, f"/posts/{mine}/edit", {"body": "Third, @ada"}, 200, into="div")
+    await v.page(who, me, f"/posts/{mine}")  # edited, on its page
+    await v.page(who, me, f"/posts/{mine}/history")
+    await v.page(who, me, f"/posts/{newest}/edit", 403)
     sent = await me.post("/posts", {"body": "Posted without JavaScript"})
     assert sent.status_code == 302
     await v.page(who, me, "/")  # with its flash message

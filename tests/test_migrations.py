@@ -280,3 +280,75 @@ async def test_0005_from_0004_adds_notifications_and_events_and_keeps_data(empty
     [rows] = await execute(empty_db, "SELECT username FROM users ORDER BY id")
     assert rows == [("susan",), ("john",)]
     await migrate(empty_db, command.upgrade, "head")
+
+
+async def test_0006_from_0005_adds_likes_and_edits_and_keeps_data(empty_db):
+    await migrate(empty_db, command.upgrade, "0005")
+    await execute(
+        empty_db,
+        "INSERT INTO users (username, email, email_normalized, password_hash, about_me, "
+        "created_at) VALUES ('susan', 's@example.com', 's@example.com', 'h', '', "
+        "CURRENT_TIMESTAMP), ('john', 'j@example.com', 'j@example.com', 'h', '', "
+        "CURRENT_TIMESTAMP)",
+        "INSERT INTO posts (author_id, body, created_at) VALUES (1, 'hi', CURRENT_TIMESTAMP), "
+        "(2, 'hello', CURRENT_TIMESTAMP)",
+        "INSERT INTO notifications (recipient_id, kind, actor_id, post_id, created_at) "
+        "VALUES (1, 'mention', 2, 1, CURRENT_TIMESTAMP)",
+    )
+    await migrate(empty_db, command.upgrade, "0006")
+    [posts, notes] = await execute(
+        empty_db,
+        "SELECT id, author_id, body, edited_at FROM posts ORDER BY id",
+        "SELECT kind, post_id FROM notifications",
+    )
+    assert posts == [(1, 1, "hi", None), (2, 2, "hello", None)]
+    assert notes == [("mention", 1)]
+    await execute(
+        empty_db,
+        "INSERT INTO likes (post_id, user_id, created_at) VALUES (1, 2, CURRENT_TIMESTAMP), "
+        "(2, 1, CURRENT_TIMESTAMP)",
+        "INSERT INTO post_edits (post_id, body, created_at) VALUES (1, 'first', CURRENT_TIMESTAMP)",
+        "UPDATE posts SET body = 'hi!', edited_at = CURRENT_TIMESTAMP WHERE id = 1",
+        "INSERT INTO notifications (recipient_id, kind, actor_id, post_id, created_at) "
+        "VALUES (1, 'like', 2, 1, CURRENT_TIMESTAMP)",
+    )
+    for refused in (
+        "INSERT INTO likes (post_id, user_id, created_at) VALUES (1, 2, CURRENT_TIMESTAMP)",
+        f"INSERT INTO post_edits (post_id, body, created_at) VALUES (1, '{'x' * 501}', "
+        "CURRENT_TIMESTAMP)",
+    ):
+        try:
+            await execute(empty_db, refused)
+        except Exception as error:  # IntegrityError, wrapped differently per driver
+            assert "unique" in str(error).lower() or "check" in str(error).lower()
+        else:
+            raise AssertionError(f"accepted: {refused[:60]}")
+
+    # Deleting a post deletes its likes and versions; deleting a user, their likes.
+    engine = empty_db.engine()  # foreign keys on, as the app runs
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("DELETE FROM posts WHERE id = 1"))
+            await connection.execute(text("DELETE FROM users WHERE id = 1"))
+    finally:
+        await engine.dispose()
+    [likes, edits] = await execute(
+        empty_db, "SELECT post_id, user_id FROM likes", "SELECT post_id FROM post_edits"
+    )
+    assert likes == [] and edits == []
+
+    await execute(
+        empty_db,
+        "INSERT INTO users (username, email, email_normalized, password_hash, about_me, "
+        "created_at) VALUES ('ada', 'a@example.com', 'a@example.com', 'h', '', CURRENT_TIMESTAMP)",
+        "INSERT INTO likes (post_id, user_id, created_at) VALUES (2, 3, CURRENT_TIMESTAMP)",
+        "UPDATE posts SET edited_at = CURRENT_TIMESTAMP WHERE id = 2",
+    )
+    await migrate(empty_db, command.downgrade, "0005")
+    assert {"likes", "post_edits"}.isdisjoint(await inspect_db(empty_db, tables))
+    assert "edited_at" not in await inspect_db(empty_db, columns("posts"))
+    [rows] = await execute(empty_db, "SELECT id, author_id, body FROM posts ORDER BY id")
+    assert rows == [(2, 2, "hello")]
+    await migrate(empty_db, command.upgrade, "head")
+    [rows] = await execute(empty_db, "SELECT id, body, edited_at FROM posts")
+    assert rows == [(2, "hello", None)]

@@ -6,10 +6,10 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, update
 
 from app import text
-from app.models import User
+from app.models import Like, Post, PostEdit, User
 from app.queries import users
 from tests.conftest import body
 
@@ -178,10 +178,24 @@ class StatementCounter:
 
     def __init__(self) -> None:
         self.count = 0
+        self.statements: list[str] = []
 
     def __call__(self, _connection: object, _cursor: object, statement: str, *_: object) -> None:
         if "FROM events" not in statement:
             self.count += 1
+            self.statements.append(statement)
+
+
+async def page_statements(app, client, path: str) -> list[str]:
+    """The statements one request for `path` runs (it must answer 200)."""
+    counter = StatementCounter()
+    engine = app.app.extensions["db_engine"].sync_engine
+    event.listen(engine, "before_cursor_execute", counter)
+    try:
+        assert (await client.get(path)).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", counter)
+    return counter.statements
 
 
 @pytest.mark.parametrize(
@@ -194,14 +208,7 @@ async def test_a_page_costs_the_same_statements_whatever_its_length(
     await client.post("/user/susan/follow")
 
     async def statements() -> int:
-        counter = StatementCounter()
-        engine = app.app.extensions["db_engine"].sync_engine
-        event.listen(engine, "before_cursor_execute", counter)
-        try:
-            assert (await client.get(path)).status_code == 200
-        finally:
-            event.remove(engine, "before_cursor_execute", counter)
-        return counter.count
+        return len(await page_statements(app, client, path))
 
     await make_post(susan, "one @john")
     await client.get(path)  # the first request of a login also notes last_seen_at
@@ -211,6 +218,52 @@ async def test_a_page_costs_the_same_statements_whatever_its_length(
         await make_user(f"someone{n}")  # for the people directory
     assert await statements() == few
     assert few <= 8
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/explore",
+        "/user/susan",
+        "/posts/{post}",
+        "/posts/{post}/likes",
+        "/posts/{post}/history",
+    ],
+)
+async def test_likes_and_edits_add_no_statement_to_a_page(
+    app, client, john, make_user, make_post, session, path
+):
+    """Like counts and the viewer's likes come in the statement that loads the posts; a page
+    with 26 liked and edited posts (and many likers, many versions) costs what a page of one
+    post nobody liked costs."""
+    susan = await make_user("susan")
+    await client.post("/user/susan/follow")
+    first = await make_post(susan, "first @john", at=T0)
+    url = path.format(post=first.id)
+    await client.get(url)  # the first request of a login also notes last_seen_at
+    plain = await page_statements(app, client, url)
+
+    fans = [await make_user(f"fan{n}") for n in range(25)]
+    for n, fan in enumerate(fans):
+        liked = await make_post(susan, f"liked {n} @john", at=T0 + timedelta(minutes=n + 1))
+        session.add_all(
+            [Like(post_id=liked.id, user_id=fan.id), Like(post_id=first.id, user_id=fan.id)]
+        )
+        session.add(
+            PostEdit(post_id=first.id, body=f"version {n}", created_at=T0 - timedelta(hours=n))
+        )
+        if n % 2:
+            session.add(Like(post_id=liked.id, user_id=john.id))
+    session.add(Like(post_id=first.id, user_id=john.id))
+    await session.execute(update(Post).values(edited_at=T0 + timedelta(hours=1)))
+    await session.commit()
+    busy = await page_statements(app, client, url)
+    assert len(busy) == len(plain)
+    if "/likes" not in url:
+        # One statement loads the posts and everything about their likes; no other reads likes.
+        with_likes = [s for s in busy if re.search(r"\blikes\b", s)]
+        assert len(with_likes) == 1 and "posts.body" in with_likes[0]
 
 
 async def test_last_seen_is_written_at_most_every_five_minutes(client, john, session):

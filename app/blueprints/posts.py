@@ -16,7 +16,7 @@ from app.models import COMMENT_MAX, POST_MAX, Comment
 from app.pagination import MAX_ID, Cursor
 from app.queries import comments, posts
 from app.queries.posts import FeedItem
-from app.sessions import signed_in_user
+from app.sessions import signed_in_user, viewer_id
 from app.text import body_error, clean
 from app.web import announce, form_again, is_htmx, optional_cursor_arg, render, render_template
 
@@ -50,8 +50,9 @@ async def create() -> ResponseReturnValue:
     return redirect(url_for("timeline.index"))
 
 
-async def _post_or_404(post_id: int) -> FeedItem:
-    item = await posts.get_post(read_session(), post_id)
+async def post_or_404(post_id: int) -> FeedItem:
+    """The post as the viewer sees it (with their like), or a 404."""
+    item = await posts.get_post(read_session(), post_id, viewer=viewer_id())
     if item is None:
         abort(404, "Post not found.")
     return item
@@ -75,7 +76,7 @@ async def _post_page(
     written since then (by this reader, through htmx, or anyone) is already at the end of
     the list, after the "More comments" gap, and must not come again when the gap fills.
     """
-    item = await _post_or_404(post_id)
+    item = await post_or_404(post_id)
     until = until or Cursor(utcnow(), MAX_ID)
     page = await comments.comments_for(read_session(), post_id, cursor, until=until)
     names = await mentions([item.post.body, *(c.body for c in page.items)])
@@ -91,17 +92,32 @@ async def _post_page(
     )
 
 
-async def _own_post(post_id: int) -> FeedItem:
-    item = await _post_or_404(post_id)
+async def own_post(post_id: int, verb: str) -> FeedItem:
+    """The post, when it is the viewer's own: only its author may `verb` it."""
+    item = await post_or_404(post_id)
     if item.post.author_id != signed_in_user().id:
-        abort(403, "You can only delete your own posts.")
+        abort(403, f"You can only {verb} your own posts.")
     return item
+
+
+@bp.get("/posts/<id:post_id>/item")
+async def item(post_id: int) -> ResponseReturnValue:
+    """The post alone, as a fragment (an edit's Cancel swaps it back in); without htmx, the
+    post's page. `?standalone=1`: as its own page shows it."""
+    if not is_htmx():
+        return redirect(url_for("posts.show", post_id=post_id))
+    found = await post_or_404(post_id)
+    standalone = request.args.get("standalone") == "1"
+    names = await mentions([found.post.body])
+    return await render_template(
+        "partials/post.html", item=found, mentions=names, standalone=standalone
+    )
 
 
 @bp.get("/posts/<id:post_id>/delete")
 @login_required
 async def confirm_delete(post_id: int) -> ResponseReturnValue:
-    item = await _own_post(post_id)
+    item = await own_post(post_id, "delete")
     return await render_template(
         "pages/confirm.html",
         title="Delete this post?",
@@ -114,7 +130,7 @@ async def confirm_delete(post_id: int) -> ResponseReturnValue:
 @bp.post("/posts/<id:post_id>/delete")
 @login_required
 async def delete(post_id: int) -> ResponseReturnValue:
-    await _own_post(post_id)
+    await own_post(post_id, "delete")
     session = await write_session()
     await posts.delete_post(session, post_id)
     await session.commit()
@@ -129,7 +145,7 @@ async def delete(post_id: int) -> ResponseReturnValue:
 @login_required
 async def add_comment(post_id: int) -> ResponseReturnValue:
     me = signed_in_user()
-    post = (await _post_or_404(post_id)).post
+    post = (await post_or_404(post_id)).post
     body = await _form_body()
     if error := body_error(body, COMMENT_MAX, "comment"):
         return await _comment_form_again(post_id, {"body": body, "error": error})
@@ -169,7 +185,7 @@ async def _deletable_comment(comment_id: int) -> Comment:
         abort(404, "Comment not found.")
     me = signed_in_user()
     if comment.author_id != me.id:
-        post = await _post_or_404(comment.post_id)
+        post = await post_or_404(comment.post_id)
         if post.post.author_id != me.id:
             abort(403, "You can only delete your own comments, or comments on your posts.")
     return comment

@@ -11,6 +11,7 @@ from app.db import read_session
 from app.pagination import Cursor, Page
 from app.queries import people, posts, timeline
 from app.queries.posts import FeedItem
+from app.sessions import viewer_id
 from app.web import is_htmx, optional_cursor_arg, render, render_template
 
 bp = Blueprint("timeline", __name__)
@@ -71,6 +72,7 @@ async def _suggestions(page: Page[FeedItem]) -> list[people.Member]:
 
 @bp.get("/explore")
 async def explore() -> ResponseReturnValue:
-    page = await feed_page(lambda cursor: posts.explore(read_session(), cursor))
+    viewer = viewer_id()
+    page = await feed_page(lambda cursor: posts.explore(read_session(), cursor, viewer=viewer))
     context = await feed_context(page, follow_buttons=True)
     return await render("pages/explore.html", "partials/feed_items.html", **context)

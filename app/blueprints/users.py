@@ -15,7 +15,7 @@ from app.limits import account, client_address, limited
 from app.models import User
 from app.pagination import DIGITS, decode_rank
 from app.queries import follows, people, posts, users
-from app.sessions import signed_in_user
+from app.sessions import signed_in_user, viewer_id
 from app.text import clean
 from app.web import announce, cursor_arg, is_htmx, render, render_template, safe_next
 
@@ -34,11 +34,13 @@ async def user_or_404(username: str) -> User:
 @bp.get("/user/<username>")
 async def profile(username: str) -> ResponseReturnValue:
     user = await user_or_404(username)
-    page = await feed_page(lambda cursor: posts.user_posts(read_session(), user.id, cursor))
+    viewer = viewer_id()
+    page = await feed_page(
+        lambda cursor: posts.user_posts(read_session(), user.id, cursor, viewer=viewer)
+    )
     context = await feed_context(page)
     if is_htmx():  # the next page of posts
         return await render_template("partials/feed_items.html", **context)
-    viewer = g.user.id if g.user else None
     relations = await follows.relations(read_session(), user.id, viewer)
     return await render_template("pages/profile.html", user=user, **relations._asdict(), **context)
 

@@ -93,16 +93,20 @@ class Person(NamedTuple):
     i_follow: bool  # does the viewer follow this person?
 
 
+def viewer_follows(viewer: int | None) -> Any:
+    """Does `viewer` follow the User of the enclosing query (for its Follow button)?"""
+    return (
+        exists()
+        .where(Follow.follower_id == (viewer or 0), Follow.followed_id == User.id)
+        .correlate(User)
+    )
+
+
 async def _people(
     session: AsyncSession, me: int | None, mine: Any, theirs: Any, user_id: int, cursor: Cursor
 ) -> Page[Person]:
-    viewer_follows = (
-        exists()
-        .where(Follow.follower_id == (me or 0), Follow.followed_id == User.id)
-        .correlate(User)
-    )
     stmt = (
-        select(User, Follow.created_at, viewer_follows)
+        select(User, Follow.created_at, viewer_follows(me))
         .join(Follow, theirs == User.id)
         .where(mine == user_id, tuple_(Follow.created_at, theirs) < (cursor.at, cursor.id))
         .order_by(Follow.created_at.desc(), theirs.desc())

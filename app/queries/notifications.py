@@ -9,7 +9,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, delete, func, select, tuple_, update
+from sqlalchemy import (
+    ColumnClause,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, contains_eager
 
@@ -17,8 +29,9 @@ from app.models import Comment, Notification, Post
 from app.pagination import FETCH, FIRST, Cursor, Page, cut
 from app.queries import events
 
-# Following again within this long after unfollowing brings the old notification back.
-REFOLLOW_WINDOW = timedelta(hours=1)
+# Following (or liking) again within this long after undoing it brings the old notification
+# back instead of a new one.
+REDO_WINDOW = timedelta(hours=1)
 
 _unread = and_(Notification.read_at.is_(None), Notification.withdrawn_at.is_(None))
 
@@ -64,19 +77,34 @@ async def _notify(
     await events.publish(session, "notify", user_id=recipient_id)
 
 
-async def followed(
-    session: AsyncSession, follower_id: int, followed_id: int, now: datetime
-) -> None:
-    """`follower_id` followed `followed_id`: a notification, unless this follow undoes an
-    unfollow of the last hour, which brings the earlier notification back instead."""
-    about = and_(
-        Notification.recipient_id == followed_id,
-        Notification.actor_id == follower_id,
-        Notification.kind == "follow",
+def _about(recipient_id: int, actor_id: int, kind: str, post_id: int | None) -> Any:
+    """The notifications of one undoable action: a follow, or a like of one post."""
+    post = Notification.post_id.is_(None) if post_id is None else Notification.post_id == post_id
+    return and_(
+        Notification.recipient_id == recipient_id,
+        Notification.actor_id == actor_id,
+        Notification.kind == kind,
+        post,
     )
+
+
+async def _redone(
+    session: AsyncSession,
+    recipient_id: int,
+    actor_id: int,
+    kind: str,
+    now: datetime,
+    post_id: int | None = None,
+) -> None:
+    """An action that can be undone (a follow, a like) was done: a notification, unless this
+    redoes an undo of the last hour, which brings the earlier notification back instead (so
+    clicking on and off does not notify again and again)."""
+    if recipient_id == actor_id:
+        return
+    about = _about(recipient_id, actor_id, kind, post_id)
     recent = await session.scalar(
         select(Notification.id)
-        .where(about, Notification.created_at > now - REFOLLOW_WINDOW)
+        .where(about, Notification.created_at > now - REDO_WINDOW)
         .order_by(Notification.id.desc())
         .limit(1)
     )
@@ -84,27 +112,80 @@ async def followed(
         await session.execute(
             update(Notification).where(Notification.id == recent).values(withdrawn_at=None)
         )
-        await events.publish(session, "notify", user_id=followed_id)
+        await events.publish(session, "notify", user_id=recipient_id)
         return
     await session.execute(delete(Notification).where(about))  # older, withdrawn ones
-    await _notify(session, followed_id, "follow", follower_id, now)
+    await _notify(session, recipient_id, kind, actor_id, now, post_id=post_id)
+
+
+async def _undone(
+    session: AsyncSession,
+    recipient_id: int,
+    actor_id: int,
+    kind: str,
+    now: datetime,
+    post_id: int | None = None,
+) -> None:
+    """The action is undone: its notification is hidden (and gone from the count); the
+    recipient's open pages hear that their count changed."""
+    if recipient_id == actor_id:
+        return
+    await session.execute(
+        update(Notification)
+        .where(
+            _about(recipient_id, actor_id, kind, post_id),
+            Notification.withdrawn_at.is_(None),
+        )
+        .values(withdrawn_at=now)
+    )
+    await events.publish(session, "notify", user_id=recipient_id)
+
+
+async def followed(
+    session: AsyncSession, follower_id: int, followed_id: int, now: datetime
+) -> None:
+    """`follower_id` followed `followed_id` (see `_redone`)."""
+    await _redone(session, followed_id, follower_id, "follow", now)
 
 
 async def unfollowed(
     session: AsyncSession, follower_id: int, followed_id: int, now: datetime
 ) -> None:
-    """The follow is undone: its notification is hidden (and gone from the count)."""
-    await session.execute(
-        update(Notification)
-        .where(
-            Notification.recipient_id == followed_id,
-            Notification.actor_id == follower_id,
-            Notification.kind == "follow",
-            Notification.withdrawn_at.is_(None),
+    await _undone(session, followed_id, follower_id, "follow", now)
+
+
+async def liked(
+    session: AsyncSession, liker_id: int, author_id: int, post_id: int, now: datetime
+) -> None:
+    """`liker_id` liked a post of `author_id`'s (never a notification for your own post)."""
+    await _redone(session, author_id, liker_id, "like", now, post_id)
+
+
+async def unliked(
+    session: AsyncSession, liker_id: int, author_id: int, post_id: int, now: datetime
+) -> None:
+    await _undone(session, author_id, liker_id, "like", now, post_id)
+
+
+async def mentioned_again(
+    session: AsyncSession, post_id: int, author_id: int, mentioned: list[int], now: datetime
+) -> None:
+    """An edited post newly mentions these people: those it never notified hear of it."""
+    if not mentioned:
+        return
+    already = set(
+        await session.scalars(
+            select(Notification.recipient_id).where(
+                Notification.post_id == post_id,
+                Notification.comment_id.is_(None),
+                Notification.kind == "mention",
+                Notification.recipient_id.in_(mentioned),
+            )
         )
-        .values(withdrawn_at=now)
     )
-    await events.publish(session, "notify", user_id=followed_id)
+    for user_id in mentioned:
+        if user_id not in already:
+            await _notify(session, user_id, "mention", author_id, now, post_id=post_id)
 
 
 async def posted(session: AsyncSession, post: Post, mentioned: list[int], now: datetime) -> None:
@@ -135,13 +216,44 @@ class Item(NamedTuple):
     notification: Notification
     post_body: str | None
     comment_body: str | None
+    others: int = 0  # a like: how many more people liked the post ("alice and 3 others")
+
+
+# Written into the SQL, not bound: a partial index (ix_notifications_likes) is used only for a
+# query whose condition visibly implies the index's own.
+_LIKE: ColumnClause[Any] = literal_column("'like'")
+
+
+def _likes_of_the_post(other: Any) -> Any:
+    """`other` is a shown like notification of the same post and recipient as the row's."""
+    return and_(
+        other.post_id == Notification.post_id,
+        other.kind == _LIKE,
+        other.withdrawn_at.is_(None),
+        other.recipient_id == Notification.recipient_id,
+    )
+
+
+def _like_groups() -> tuple[Any, Any]:
+    """The likes of one post are one line: only the newest of them is listed (`listed`), and
+    it says how many others there are (`others`). Both read ix_notifications_likes."""
+    newer, group = aliased(Notification), aliased(Notification)
+    listed = or_(
+        Notification.kind != "like",
+        ~exists().where(_likes_of_the_post(newer), newer.id > Notification.id),
+    )
+    size = select(func.count()).where(_likes_of_the_post(group)).scalar_subquery()
+    others = case((Notification.kind == "like", size - 1), else_=0)
+    return listed, others
 
 
 async def page_of(session: AsyncSession, user_id: int, cursor: Cursor = FIRST) -> Page[Item]:
-    """A user's notifications newest first, with who and what, in one statement."""
+    """A user's notifications newest first, with who and what, likes grouped by post, in one
+    statement."""
     post, comment = aliased(Post), aliased(Comment)
+    listed, others = _like_groups()
     stmt = (
-        select(Notification, post.body, comment.body)
+        select(Notification, post.body, comment.body, others)
         .join(Notification.actor)
         .options(contains_eager(Notification.actor))
         .outerjoin(post, post.id == Notification.post_id)
@@ -149,22 +261,36 @@ async def page_of(session: AsyncSession, user_id: int, cursor: Cursor = FIRST) -
         .where(
             Notification.recipient_id == user_id,
             Notification.withdrawn_at.is_(None),
+            listed,
             tuple_(Notification.created_at, Notification.id) < (cursor.at, cursor.id),
         )
         .order_by(Notification.created_at.desc(), Notification.id.desc())
         .limit(FETCH)
     )
-    rows = [Item(n, p, c) for n, p, c in await session.execute(stmt)]
+    rows = [Item(n, p, c, o) for n, p, c, o in await session.execute(stmt)]
     return cut(rows, lambda item: Cursor(item.notification.created_at, item.notification.id))
 
 
 async def mark_read(session: AsyncSession, user_id: int, ids: list[int], now: datetime) -> bool:
-    """Mark these of the user's notifications read; True when any was unread."""
+    """Mark these of the user's notifications read, with the likes each listed like stands
+    for (those of its post, up to it: not one that came after the page was shown); True
+    when any was unread."""
     if not ids:
         return False
+    shown = aliased(Notification)  # not the UPDATE's own row: a subquery of its own
+    shown_likes = select(shown.post_id).where(shown.id.in_(ids), shown.kind == "like")
+    in_a_shown_group = and_(
+        Notification.kind == "like",
+        Notification.post_id.in_(shown_likes),
+        Notification.id <= max(ids),
+    )
     stmt = (
         update(Notification)
-        .where(Notification.recipient_id == user_id, Notification.id.in_(ids), _unread)
+        .where(
+            Notification.recipient_id == user_id,
+            or_(Notification.id.in_(ids), in_a_shown_group),
+            _unread,
+        )
         .values(read_at=now)
         .returning(Notification.id)
     )

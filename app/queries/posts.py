@@ -1,14 +1,16 @@
-"""Posts: one post, pages of posts (explore, profiles), writing and deleting.
+"""Posts: one post, pages of posts (explore, profiles), writing, editing and deleting.
 
 The page statements here are shared by the home timeline (timeline.py): a subquery picks the
-ids of one page, `page_of` loads those posts with their authors and comment counts.
+ids of one page, `page_of` loads those posts with their authors, comment and like counts and
+whether the viewer liked each, in one statement.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Integer, Select, bindparam, delete, func, select, tuple_
+from sqlalchemy import Integer, Select, bindparam, delete, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 from sqlalchemy.orm.attributes import set_committed_value
@@ -16,9 +18,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app import text
 from app.clock import utcnow
 from app.db import UTCDateTime
-from app.models import Comment, Post, User
+from app.models import Comment, Post, PostEdit, User
 from app.pagination import FETCH, FIRST, Cursor, Page, cut
 from app.queries import events, notifications, users
+from app.queries.likes import like_count_of, liked_by_viewer
 
 NEWEST_FIRST = (Post.created_at.desc(), Post.id.desc())
 # The keyset condition of every page of posts: strictly older than the cursor.
@@ -30,6 +33,8 @@ BEFORE_CURSOR = tuple_(Post.created_at, Post.id) < tuple_(
 class FeedItem(NamedTuple):
     post: Post
     comment_count: int
+    like_count: int = 0
+    liked: bool = False  # by the viewer
 
 
 _comment_count = (
@@ -37,10 +42,15 @@ _comment_count = (
 ).scalar_subquery()
 
 
+# What a post shows beside itself, for the `viewer` parameter of its statement.
+_counts = (_comment_count, like_count_of(Post.id), liked_by_viewer(Post.id))
+
+
 def page_of(ids: Any) -> Select[Any]:
-    """Load the posts named by a subquery of ids, with authors and comment counts, in one go."""
+    """Load the posts named by a subquery of ids, with authors, comment and like counts and
+    the viewer's like, in one go."""
     return (
-        select(Post, _comment_count)
+        select(Post, *_counts)
         .join(ids, Post.id == ids.c.id)
         .join(Post.author)
         .options(contains_eager(Post.author))
@@ -60,32 +70,47 @@ EXPLORE = page_of(keyset().subquery("ids"))
 BY_AUTHOR = page_of(keyset(Post.author_id == bindparam("author")).subquery("ids"))
 
 
+def items(rows: Any) -> list[FeedItem]:
+    """The rows of a `page_of` statement."""
+    return [FeedItem(post, comments, likes, bool(liked)) for post, comments, likes, liked in rows]
+
+
 async def feed(
-    session: AsyncSession, stmt: Select[Any], cursor: Cursor, **params: Any
+    session: AsyncSession,
+    stmt: Select[Any],
+    cursor: Cursor,
+    viewer: int | None = None,
+    **params: Any,
 ) -> Page[FeedItem]:
-    """Run a page statement built by `page_of` from `cursor` on."""
-    params |= {"before_at": cursor.at, "before_id": cursor.id}
-    rows = [FeedItem(post, count) for post, count in await session.execute(stmt, params)]
+    """Run a page statement built by `page_of` from `cursor` on, for `viewer` (None: nobody)."""
+    params |= {"before_at": cursor.at, "before_id": cursor.id, "viewer": viewer or 0}
+    rows = items(await session.execute(stmt, params))
     return cut(rows, lambda item: Cursor(item.post.created_at, item.post.id))
 
 
-async def explore(session: AsyncSession, cursor: Cursor = FIRST) -> Page[FeedItem]:
-    return await feed(session, EXPLORE, cursor)
+async def explore(
+    session: AsyncSession, cursor: Cursor = FIRST, *, viewer: int | None = None
+) -> Page[FeedItem]:
+    return await feed(session, EXPLORE, cursor, viewer)
 
 
-async def user_posts(session: AsyncSession, user_id: int, cursor: Cursor = FIRST) -> Page[FeedItem]:
-    return await feed(session, BY_AUTHOR, cursor, author=user_id)
+async def user_posts(
+    session: AsyncSession, user_id: int, cursor: Cursor = FIRST, *, viewer: int | None = None
+) -> Page[FeedItem]:
+    return await feed(session, BY_AUTHOR, cursor, viewer, author=user_id)
 
 
-async def get_post(session: AsyncSession, post_id: int) -> FeedItem | None:
+async def get_post(
+    session: AsyncSession, post_id: int, *, viewer: int | None = None
+) -> FeedItem | None:
     stmt = (
-        select(Post, _comment_count)
+        select(Post, *_counts)
         .join(Post.author)
         .options(contains_eager(Post.author))
         .where(Post.id == post_id)
     )
-    row = (await session.execute(stmt)).first()
-    return FeedItem(row[0], row[1]) if row else None
+    found = items(await session.execute(stmt, {"viewer": viewer or 0}))
+    return found[0] if found else None
 
 
 async def create_post(session: AsyncSession, author: User, body: str) -> Post:
@@ -106,3 +131,59 @@ async def delete_post(session: AsyncSession, post_id: int) -> None:
     """Its comments and notifications go with it: ON DELETE CASCADE (SQLite's engine turns
     foreign keys on)."""
     await session.execute(delete(Post).where(Post.id == post_id))
+
+
+async def edit_post(session: AsyncSession, post_id: int, author_id: int, body: str) -> bool:
+    """Give the post of `author_id` the text `body`, keeping the text it had in post_edits.
+    False when there is no such post of theirs (deleted meanwhile).
+
+    The first statement writes (it changes nothing, but locks the row on PostgreSQL and takes
+    SQLite's write lock), so it reads the text that is current when no other edit can come
+    between: two edits at once keep both earlier versions, one after the other.
+    """
+    lock = (
+        update(Post)
+        .where(Post.id == post_id, Post.author_id == author_id)
+        .values(edited_at=Post.edited_at)
+        .returning(Post.body, Post.created_at, Post.edited_at)
+        .execution_options(synchronize_session=False)
+    )
+    current = (await session.execute(lock)).first()
+    if current is None:
+        return False
+    previous, created_at, edited_at = current
+    if previous == body:
+        return True  # nothing changed: no version to keep
+    now = utcnow()
+    session.add(PostEdit(post_id=post_id, body=previous, created_at=edited_at or created_at))
+    # The default synchronisation also updates the post if this session holds it already.
+    await session.execute(update(Post).where(Post.id == post_id).values(body=body, edited_at=now))
+    await rederive_from_body(session, post_id, author_id, previous, body, now)
+    return True
+
+
+async def rederive_from_body(
+    session: AsyncSession, post_id: int, author_id: int, previous: str, body: str, now: datetime
+) -> None:
+    """What is derived from an edited post's text, in the edit's transaction: the people it
+    newly mentions are notified (never those its previous text mentioned, nor anyone this
+    post has notified before). What else is read out of a post's text (hashtags) is kept up
+    to date here too."""
+    new_names = text.mentioned([body]) - text.mentioned([previous])
+    mentioned = await users.ids_of_names(session, new_names)
+    await notifications.mentioned_again(session, post_id, author_id, mentioned, now)
+
+
+async def history(session: AsyncSession, post_id: int, cursor: Cursor = FIRST) -> Page[PostEdit]:
+    """The post's earlier versions, newest first."""
+    stmt = (
+        select(PostEdit)
+        .where(
+            PostEdit.post_id == post_id,
+            tuple_(PostEdit.created_at, PostEdit.id) < (cursor.at, cursor.id),
+        )
+        .order_by(PostEdit.created_at.desc(), PostEdit.id.desc())
+        .limit(FETCH)
+    )
+    rows = list(await session.scalars(stmt))
+    return cut(rows, lambda edit: Cursor(edit.created_at, edit.id))

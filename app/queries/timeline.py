@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import UTCDateTime, dialect_of
 from app.models import Follow, Post
 from app.pagination import FETCH, FIRST, Cursor, Page
-from app.queries.posts import NEWEST_FIRST, FeedItem, feed, keyset, page_of
+from app.queries.posts import NEWEST_FIRST, FeedItem, feed, items, keyset, page_of
 
 _me = bindparam("me", type_=Integer)
 since_params = tuple_(
@@ -100,7 +100,7 @@ async def home_timeline(
     session: AsyncSession, user_id: int, cursor: Cursor = FIRST
 ) -> Page[FeedItem]:
     """Posts by everyone user_id follows, and their own, newest first, each once."""
-    return await feed(session, HOME[dialect_of(session)], cursor, me=user_id)
+    return await feed(session, HOME[dialect_of(session)], cursor, user_id, me=user_id)
 
 
 # The definition, written as plainly as SQL allows: what both plans must return, page by page.
@@ -110,7 +110,7 @@ HOME_PLAIN = page_of(keyset(_by_followed(Post.author_id)).subquery("ids"))
 async def home_timeline_plain(
     session: AsyncSession, user_id: int, cursor: Cursor = FIRST
 ) -> Page[FeedItem]:
-    return await feed(session, HOME_PLAIN, cursor, me=user_id)
+    return await feed(session, HOME_PLAIN, cursor, user_id, me=user_id)
 
 
 NEWER_MAX = 40
@@ -126,5 +126,5 @@ async def home_newer(session: AsyncSession, user_id: int, since: Cursor) -> list
         .limit(literal_column(str(NEWER_MAX)))
         .subquery("ids")
     )
-    params = {"me": user_id, "since_at": since.at, "since_id": since.id}
-    return [FeedItem(post, count) for post, count in await session.execute(page_of(ids), params)]
+    params = {"me": user_id, "viewer": user_id, "since_at": since.at, "since_id": since.id}
+    return items(await session.execute(page_of(ids), params))

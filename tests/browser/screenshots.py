@@ -13,8 +13,11 @@ from datetime import timedelta
 from pathlib import Path
 
 from playwright.async_api import Browser, async_playwright
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app.clock import utcnow
+from app.models import Like, Post, PostEdit
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.browser.pages import log_in
 from tests.browser.server import Server
@@ -84,6 +87,24 @@ async def seed(server: Server) -> dict[str, int]:
     await server.make_comments(
         ada_post, [(ids[name], body) for name, body in COMMENTS], newest=now - timedelta(minutes=1)
     )
+    # Likes (ada, the photographed reader, liked grace's sourdough), and an edited post.
+    liked = {ada_post: ["grace", "margaret", "tim", "linus"], post_ids[POSTS[6][2]]: ["ada", "tim"]}
+    trail = post_ids[POSTS[5][2]]
+    engine = server.engine()
+    try:
+        async with async_sessionmaker(engine)() as session:
+            session.add_all(
+                Like(post_id=post_id, user_id=ids[name], created_at=now)
+                for post_id, names in liked.items()
+                for name in names
+            )
+            at = now - timedelta(minutes=75)
+            session.add(PostEdit(post_id=trail, body="Sunrise hike done.", created_at=at))
+            edited = now - timedelta(minutes=70)
+            await session.execute(update(Post).where(Post.id == trail).values(edited_at=edited))
+            await session.commit()
+    finally:
+        await engine.dispose()
     return {"ada_post": ada_post, "grace_post": post_ids[POSTS[6][2]]}
 
 

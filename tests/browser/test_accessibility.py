@@ -22,9 +22,26 @@ async def world(server: Server) -> dict[str, Any]:
     *_, post_id = await server.make_posts(
         author_id, ["First post, hello @nobody", "Second: https://example.org/a-link"]
     )
-    await server.make_posts(viewer_id, ["My own post, so I can delete it"])
+    (own,) = await server.make_posts(viewer_id, ["My own post, so I can delete it"])
     await server.make_comments(post_id, [(viewer_id, "Nice link!"), (author_id, "Thanks")])
-    return {"author": author, "author_id": author_id, "viewer": viewer, "post_id": post_id}
+    await server.execute(
+        "INSERT INTO likes (post_id, user_id, created_at) VALUES (:p, :u, CURRENT_TIMESTAMP)",
+        p=post_id,
+        u=viewer_id,
+    )
+    await server.execute(
+        "INSERT INTO post_edits (post_id, body, created_at) "
+        "VALUES (:p, 'Second, before its edit', CURRENT_TIMESTAMP)",
+        p=post_id,
+    )
+    await server.execute("UPDATE posts SET edited_at = CURRENT_TIMESTAMP WHERE id = :p", p=post_id)
+    return {
+        "author": author,
+        "author_id": author_id,
+        "viewer": viewer,
+        "post_id": post_id,
+        "own_post_id": own,
+    }
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
@@ -45,6 +62,8 @@ async def test_pages_have_no_serious_accessibility_violations(
             "profile": f"/user/{data['author']}",
             "post page": f"/posts/{data['post_id']}",
             "followers": f"/user/{data['author']}/followers",
+            "likes": f"/posts/{data['post_id']}/likes",
+            "history": f"/posts/{data['post_id']}/history",
             "people": "/people",
             "login": "/login",  # logged in, login and register lead home
             "register": "/register",
@@ -71,6 +90,14 @@ async def test_pages_have_no_serious_accessibility_violations(
             await page.keyboard.press("Control+Enter")
             await expect(page.locator("#comment-form .field-error")).to_be_visible()
             problems += await axe_violations(page, "empty comment refused")
+            # A post of one's own opened for editing, in place.
+            own = data["own_post_id"]
+            await page.goto(f"{server.url}/user/{data['viewer']}")
+            await page.locator(f"#post-{own} a.edit-link").click()
+            await expect(page.locator(f"#edit-body-{own}")).to_be_focused()
+            problems += await axe_violations(page, "a post being edited")
+            await page.goto(f"{server.url}/posts/{own}/edit")
+            problems += await axe_violations(page, "the edit page (no JavaScript)")
     finally:
         await context.close()
     assert not problems, "accessibility violations:\n" + "\n".join(problems)
