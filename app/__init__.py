@@ -41,8 +41,17 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
 
 
 def _register_blueprints(app: Quart) -> None:
-    from app.blueprints import accounts, avatars, live, notifications, posts, timeline, users
+    from app.blueprints import (
+        accounts,
+        avatars,
+        live,
+        notifications,
+        posts,
+        tags,
+        timeline,
+        users,
+    )
 
-    blueprints = (accounts, avatars, live, notifications, timeline, posts, users)
+    blueprints = (accounts, avatars, live, notifications, timeline, posts, users, tags)
     for blueprint in (module.bp for module in blueprints):
         app.register_blueprint(blueprint)

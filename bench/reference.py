@@ -61,7 +61,7 @@ class Reference:
         self.urls = warble.url_map.bind("localhost")
         self.config = warble.config
         env = jinja2.Environment(loader=warble.jinja_env.loader, autoescape=True)
-        env.filters.update(linkify=text.linkify, timeago=text.timeago, absolute=text.absolute)
+        env.filters.update(linkify=self.linkify, timeago=text.timeago, absolute=text.absolute)
         env.globals.update(
             url_for=self.url_for,
             csrf_token=lambda: "reference-csrf-token",
@@ -73,6 +73,15 @@ class Reference:
 
     def url_for(self, endpoint: str, **values: Any) -> str:
         return self.urls.build(endpoint, values)
+
+    def linkify(self, body: str, users: dict[str, str]) -> Any:
+        """As app/web.py's filter: profiles and tags linked through the URL map."""
+        return text.linkify(
+            body,
+            users,
+            lambda name: self.url_for("users.profile", username=name),
+            lambda key: self.url_for("tags.show", tag=key),
+        )
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
