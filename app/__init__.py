@@ -47,11 +47,12 @@ def _register_blueprints(app: Quart) -> None:
         live,
         notifications,
         posts,
+        search,
         tags,
         timeline,
         users,
     )
 
-    blueprints = (accounts, avatars, live, notifications, timeline, posts, users, tags)
+    blueprints = (accounts, avatars, live, notifications, timeline, posts, users, tags, search)
     for blueprint in (module.bp for module in blueprints):
         app.register_blueprint(blueprint)
