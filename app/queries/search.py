@@ -34,7 +34,9 @@ from sqlalchemy import (
     select,
     table,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from app import text
 from app.db import dialect_of
@@ -46,7 +48,7 @@ QUERY_MAX = 200  # characters of a query that are read
 PHRASES_MAX = 8  # words or phrases of each sign
 PEOPLE_MAX = 5
 WINDOW_FIRST = 2_048
-WINDOW_GROWTH = 8
+WINDOW_GROWTH = 16
 TOP = "\U0010ffff"  # above every character of a name: the names starting with p are [p, p + TOP)
 
 # A word: a run of letters and digits (what both indexes' tokenizers keep; "_" and every other
@@ -249,6 +251,7 @@ async def search_posts(
         return Page([], None)
     dialect = dialect_of(session)
     stmt, params = window(dialect, query), search_params(query, dialect)
+    run = _window_ids_planned_for_the_words if dialect == "postgresql" else _window_ids
     high = cursor.id
     if cursor == FIRST:
         high = (await session.scalar(select(func.max(Post.id))) or 0) + 1
@@ -256,11 +259,43 @@ async def search_posts(
     size = WINDOW_FIRST
     while high > 0 and len(ids) <= PAGE_SIZE:
         low = max(0, high - size)
-        ids += await session.scalars(stmt, params | {"low": low, "high": high})
+        ids += await run(session, stmt, params | {"low": low, "high": high})
         high, size = low, size * WINDOW_GROWTH
     if not ids:
         return Page([], None)
-    rows = [FeedItem(post, count) for post, count in await session.execute(BY_ID, {"ids": ids})]
-    items = rows[:PAGE_SIZE]
+    shown = {"ids": ids[:PAGE_SIZE]}
+    items = [FeedItem(post, count) for post, count in await session.execute(BY_ID, shown)]
     more = len(ids) > PAGE_SIZE
     return Page(items, Cursor(items[-1].post.created_at, items[-1].post.id) if more else None)
+
+
+async def _window_ids(
+    session: AsyncSession, stmt: Select[Any], params: dict[str, Any]
+) -> list[int]:
+    return list(await session.scalars(stmt, params))
+
+
+async def _window_ids_planned_for_the_words(
+    session: AsyncSession, stmt: Select[Any], params: dict[str, Any]
+) -> list[int]:
+    """PostgreSQL: one window, with a plan made for these words.
+
+    The best plan depends on the words: walk the primary key backwards for a common one, read
+    the GIN index for a rare one. SQLAlchemy's asyncpg driver prepares each statement once per
+    connection, and after five runs PostgreSQL may keep one generic plan for every word, right
+    for few of them: "the" took 33 ms a page instead of 3 (docs/benchmarks.md, "Search"). So
+    this statement is prepared anew each time, on the request's own connection, and planned
+    for its values. SQLAlchemy still compiles it, with bound parameters.
+    """
+    compiled = _compiled(stmt, session.get_bind().dialect)
+    connection = await (await session.connection()).get_raw_connection()
+    prepared = await connection.driver_connection.prepare(compiled.string)  # type: ignore[union-attr]
+    args = [params[name] for name in compiled.positiontup or ()]
+    return [row[0] for row in await prepared.fetch(*args)]
+
+
+@functools.cache
+def _compiled(stmt: Select[Any], dialect: Dialect) -> SQLCompiler:
+    compiled = stmt.compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler)
+    return compiled
