@@ -49,10 +49,18 @@ def _register_blueprints(app: Quart) -> None:
         live,
         notifications,
         posts,
+        search,
+        tags,
         timeline,
         users,
     )
 
-    blueprints = (accounts, avatars, live, notifications, timeline, posts, likes, edits, users)
+        edits,
+        likes,
+        live,
+        notifications,
+        posts,
+        search,
+        tags,
     for blueprint in (module.bp for module in blueprints):
         app.register_blueprint(blueprint)

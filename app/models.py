@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, func, text
+from sqlalchemy import DDL, CheckConstraint, ForeignKey, Index, String, Text, event, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import utcnow
 from app.db import Base, UTCDateTime
+from app.text import TAG_MAX
 
 USERNAME_MIN, USERNAME_MAX = 3, 30
 ABOUT_MAX = 280
@@ -86,6 +88,87 @@ class Post(Base):
         # Every post newest first (explore, and the home timeline of people who follow many).
         Index("ix_posts_created_at_id", created_at.desc(), id.desc()),
         CheckConstraint(f"length(body) BETWEEN 1 AND {POST_MAX}", name="body_length"),
+    )
+
+
+# Search lives beside the ORM, which never loads it: app/queries/search.py reads it, migration
+# 0007 creates it, migrations/env.py keeps autogenerate off it (alembic sees expression indexes
+# as changed whatever they are: sqlalchemy/alembic#1390).
+# - PostgreSQL: a stored generated tsvector column and a GIN index. The 'simple' configuration
+#   (lower case, no stemming, accents kept); translate() turns the punctuation that makes the
+#   parser see one e-mail, host, URL, path, version number, signed number or XML tag into
+#   spaces, so that its words are the words SQLite's tokenizer finds ("bob@example.org" is
+#   bob, example, org on both).
+# - SQLite: an FTS5 table over posts.body (external content: no second copy of the text),
+#   kept in step by triggers; unicode61 without removing diacritics, as on PostgreSQL.
+SEARCH_DDL = {
+    "postgresql": [
+        "ALTER TABLE posts ADD COLUMN search tsvector GENERATED ALWAYS AS "
+        "(to_tsvector('simple'::regconfig, translate(body, '@./:-<>&', '        '))) STORED",
+        "CREATE INDEX ix_posts_search ON posts USING gin (search)",
+        # Names by prefix: a range of lower(username) in code point order. SQLite's
+        # ix_users_lower_username is one already (BINARY); PostgreSQL's compares in the
+        # database's collation, where "a_b" may sort outside ["a_", "a`"), hence "C" here.
+        'CREATE INDEX ix_users_lower_username_prefix ON users (lower(username) COLLATE "C")',
+    ],
+    "sqlite": [
+        "CREATE VIRTUAL TABLE posts_fts USING fts5(body, content='posts', content_rowid='id', "
+        "tokenize='unicode61 remove_diacritics 0')",
+        "CREATE TRIGGER posts_fts_insert AFTER INSERT ON posts BEGIN "
+        "INSERT INTO posts_fts (rowid, body) VALUES (new.id, new.body); END",
+        "CREATE TRIGGER posts_fts_delete AFTER DELETE ON posts BEGIN "
+        "INSERT INTO posts_fts (posts_fts, rowid, body) VALUES ('delete', old.id, old.body); END",
+        "CREATE TRIGGER posts_fts_update AFTER UPDATE OF body ON posts BEGIN "
+        "INSERT INTO posts_fts (posts_fts, rowid, body) VALUES ('delete', old.id, old.body); "
+        "INSERT INTO posts_fts (rowid, body) VALUES (new.id, new.body); END",
+    ],
+}
+# What autogenerate must not see as drift (migrations/env.py: include_object).
+SEARCH_OBJECTS = {
+    "column": {("posts", "search")},
+    "index": {"ix_posts_search", "ix_users_lower_username_prefix"},
+}
+SEARCH_TABLE = "posts_fts"  # and its shadow tables, posts_fts_data, _idx, _docsize, _config
+
+
+def _ddl(statement: str, dialect: str) -> Any:
+    """A DDL statement that runs on one dialect only (sqlalchemy.DDL carries no types)."""
+    return DDL(statement).execute_if(dialect=dialect)  # type: ignore[no-untyped-call]
+
+
+for _dialect, _statements in SEARCH_DDL.items():
+    for _statement in _statements:
+        event.listen(Post.__table__, "after_create", _ddl(_statement, _dialect))
+event.listen(Post.__table__, "before_drop", _ddl(f"DROP TABLE IF EXISTS {SEARCH_TABLE}", "sqlite"))
+
+
+class PostTag(Base):
+    """A hashtag of a post: written with the post, rewritten when its text changes
+    (app/queries/tags.py: set_post_tags), gone with it; never parsed again when read."""
+
+    __tablename__ = "post_tags"
+
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    # app/text.py: tag_key (NFKC + casefold). Ordered by code point on both databases (SQLite's
+    # BINARY; collation "C" on PostgreSQL), so the tags starting with a prefix are one range.
+    tag: Mapped[str] = mapped_column(
+        String(TAG_MAX).with_variant(String(TAG_MAX, collation="C"), "postgresql"),
+        primary_key=True,
+    )
+    display: Mapped[str] = mapped_column(String(TAG_MAX))  # as this post writes it
+    # The post's author and time, copied: a tag's timeline and the trending tags read this
+    # table alone. No foreign key of its own: the row goes with its post.
+    author_id: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        # A tag's posts newest first (its timeline; its first use, read backwards), and the
+        # distinct tags from a prefix (search).
+        Index("ix_post_tags_tag_created_at_post_id", "tag", created_at.desc(), post_id.desc()),
+        # The last 24 hours of tags (trending on Explore).
+        Index("ix_post_tags_created_at", "created_at"),
     )
 
 

@@ -6,6 +6,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from markupsafe import Markup, escape
 
@@ -38,6 +39,7 @@ INVISIBLE = (
 )
 BLANK = re.compile(rf"[\s{INVISIBLE}]*")
 URL_RE = re.compile(rf"https?://[^\s<>\"'{INVISIBLE}]+", re.IGNORECASE)
+HASH_RE = re.compile("#")
 MENTION_RE = re.compile(r"(?<![\w@/])@([A-Za-z0-9_]{3,30})(?![A-Za-z0-9_])")
 TOKEN_RE = re.compile(f"{URL_RE.pattern}|{MENTION_RE.pattern}", re.IGNORECASE)
 TRAILING = ".,;:!?)]}'\""
@@ -70,17 +72,89 @@ def mentioned(bodies: list[str]) -> set[str]:
     return {m.group(1).lower() for body in bodies for m in MENTION_RE.finditer(body)}
 
 
-def linkify(body: str, users: dict[str, str], profile_url: Callable[[str], str]) -> Markup:
-    """Escape a body, linking URLs and the @mentions of users who exist (`users`: lower → name,
-    `profile_url`: name → the profile's URL)."""
+# Hashtags: "#" and a run of tag characters (letters, digits, underscore, and the combining
+# marks written with letters: "#cafe\u0301" is one tag) holding at least one letter, at most
+# TAG_MAX characters long, in its normal form too. Not a tag: "#123"; a "#" right after a tag
+# character ("C#", "a#b"), "&" (the text "&#x27;"), "/" or "#" ("/#top", "##"), or inside a URL
+# ("https://example.org/#top" is all link). linkify() runs on the raw text and escapes every
+# piece it did not recognise, so nothing typed can become markup.
+TAG_MAX = 100
+TAG_BLOCKED_AFTER = "&/#"
+
+
+class Tag(NamedTuple):
+    key: str  # tag_key(display): how tags are compared, stored and put in URLs
+    display: str  # as written, without the "#"
+
+
+def tag_key(name: str) -> str:
+    """The form in which two tags are the same: NFKC, casefold, NFKC again (Unicode's
+    NFKC_Casefold, near enough), so "#Café", "#CAFÉ" and "#ｃａｆé" are one tag on every
+    database, whatever its collation."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+
+
+def is_tag_char(char: str) -> bool:
+    return char == "_" or char.isalnum() or unicodedata.category(char)[0] == "M"
+
+
+def is_tag(name: str) -> bool:
+    """Could `name` (without "#") be a hashtag?"""
+    return (
+        0 < len(name) <= TAG_MAX
+        and all(is_tag_char(c) for c in name)
+        and any(c.isalpha() for c in name)
+        and len(tag_key(name)) <= TAG_MAX
+    )
+
+
+def hashtag_spans(body: str) -> list[tuple[int, int]]:
+    """Where the #tags of a body are: (start, end) of each, "#" included, in order."""
+    urls = [m.span() for m in URL_RE.finditer(body)]
+    spans = []
+    for match in HASH_RE.finditer(body):
+        start = match.start()
+        if start and (is_tag_char(body[start - 1]) or body[start - 1] in TAG_BLOCKED_AFTER):
+            continue
+        if any(low <= start < high for low, high in urls):
+            continue
+        end = start + 1
+        while end < len(body) and is_tag_char(body[end]):
+            end += 1
+        if is_tag(body[start + 1 : end]):
+            spans.append((start, end))
+    return spans
+
+
+def hashtags(body: str) -> list[Tag]:
+    """The distinct tags of a body in order of appearance, each displayed as first written."""
+    body = BIDI.sub("", body)  # as linkify() reads it
+    found: dict[str, Tag] = {}
+    for start, end in hashtag_spans(body):
+        display = body[start + 1 : end]
+        found.setdefault(tag_key(display), Tag(tag_key(display), display))
+    return list(found.values())
+
+
+def linkify(
+    body: str,
+    users: dict[str, str],
+    profile_url: Callable[[str], str],
+    tag_url: Callable[[str], str],
+) -> Markup:
+    """Escape a body, linking URLs, the @mentions of users who exist (`users`: lower → name,
+    `profile_url`: name → the profile's URL) and #tags (`tag_url`: key → the tag's page)."""
     body = BIDI.sub("", body)
+    tokens = [(m.start(), m.end(), m.group(0)) for m in TOKEN_RE.finditer(body)]
+    tokens += [(start, end, body[start:end]) for start, end in hashtag_spans(body)]
     out: list[str] = []
     position = 0
-    for match in TOKEN_RE.finditer(body):
-        start, end = match.span()
+    for start, end, token in sorted(tokens):
         out.append(escape(body[position:start]))
-        token = match.group(0)
-        if token.startswith("@"):
+        if token.startswith("#"):
+            link = Markup('<a class="hashtag" href="{0}">#{1}</a>')
+            out.append(link.format(tag_url(tag_key(token[1:])), token[1:]))
+        elif token.startswith("@"):
             name = users.get(token[1:].lower())
             if name is None:
                 out.append(escape(token))

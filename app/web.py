@@ -232,16 +232,32 @@ def optional_cursor_arg(name: str) -> Cursor | None:
     return None if raw is None or raw == "" else decode(raw)
 
 
-def next_page_url(page: Page[Any] | RankedPage[Any], param: str = "before", **filters: str) -> str:
+def next_page_url(
+    page: Page[Any] | RankedPage[Any],
+    param: str = "before",
+    endpoint: str | None = None,
+    **filters: str,
+) -> str:
     """This page's URL for the page after `page`: the route's own arguments, the cursor and the
-    named filters only — never whatever else the query string held."""
+    named filters only — never whatever else the query string held. `endpoint`: another
+    route's page, shown here (a tag's posts on the search page), with `filters` its arguments."""
     assert page.next is not None and request.endpoint is not None
-    args = dict(request.view_args or {}) | filters | {param: page.next.encode()}
-    return url_for(request.endpoint, **args)
+    args: dict[str, Any] = filters | {param: page.next.encode()}
+    if endpoint is None:
+        endpoint, args = request.endpoint, dict(request.view_args or {}) | args
+    return url_for(endpoint, **args)
 
 
 def linkify(body: str, users: dict[str, str]) -> Markup:
-    return text.linkify(body, users, lambda name: url_for("users.profile", username=name))
+    return text.linkify(body, users, _profile_url, _tag_url)
+
+
+def _profile_url(name: str) -> str:
+    return url_for("users.profile", username=name)
+
+
+def _tag_url(key: str) -> str:
+    return url_for("tags.show", tag=key)
 
 
 async def invalid_cursor(_error: InvalidCursor) -> Answer:

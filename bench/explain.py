@@ -24,20 +24,20 @@ async def explain_warble(engine: AsyncEngine, viewers: list[Viewer], cases: list
         seen.add(key)
         title = f"{case.viewer.kind} ({case.viewer.followees} followees) page {case.page}"
         # One statement for every viewer; the database runs one of its two branches.
-        plans[title] = await _plan(engine, timeline.HOME[dialect], case)
+        values = {
+            "me": case.viewer.user_id,
+            "before_at": case.cursor.at,
+            "before_id": case.cursor.id,
+        }
+        plans[title] = await plan(engine, timeline.HOME[dialect], values)
     return plans
 
 
-async def _plan(engine: AsyncEngine, stmt: Any, case: Any) -> str:
+async def plan(engine: AsyncEngine, stmt: Any, values: dict[str, Any]) -> str:
+    """The plan of `stmt` with these parameters: EXPLAIN ANALYZE on PostgreSQL (it runs),
+    EXPLAIN QUERY PLAN on SQLite."""
     dialect = engine.dialect.name
     compiled = stmt.compile(dialect=engine.dialect)
-    viewer = case.viewer.user_id
-    values = {
-        "me": viewer,
-        "viewer": viewer,
-        "before_at": case.cursor.at,
-        "before_id": case.cursor.id,
-    }
     params = compiled.construct_params(values)
     args = tuple(_bind(params[name], dialect) for name in compiled.positiontup or [])
     if dialect == "postgresql":

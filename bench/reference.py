@@ -69,6 +69,7 @@ class Reference:
         # Warble's own filters and globals (limits, avatar URLs...), so the templates render
         # as they do in Warble; then what Quart would have provided, without Quart.
         env.filters.update(warble.jinja_env.filters)
+        env.filters.update(linkify=self.linkify)
         env.globals.update(warble.jinja_env.globals)
         env.globals.update(
             url_for=self.url_for,
@@ -82,6 +83,15 @@ class Reference:
 
     def url_for(self, endpoint: str, **values: Any) -> str:
         return self.urls.build(endpoint, values)
+
+    def linkify(self, body: str, users: dict[str, str]) -> Any:
+        """As app/web.py's filter: profiles and tags linked through the URL map."""
+        return text.linkify(
+            body,
+            users,
+            lambda name: self.url_for("users.profile", username=name),
+            lambda key: self.url_for("tags.show", tag=key),
+        )
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import warnings
+from typing import Any
 
 from alembic import context
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from app import models  # noqa: F401 - registers the tables on Base.metadata
+from app import models  # registers the tables on Base.metadata
 from app.config import database_schema, database_url
 from app.db import Base, make_engine
 
@@ -20,6 +21,21 @@ config = context.config
 warnings.filterwarnings("ignore", message=".*expression-based index")
 
 
+def include_object(
+    obj: Any, name: str | None, type_: str, _reflected: bool, _compare_to: Any
+) -> bool:
+    """Keep autogenerate off the full-text search objects, which the ORM does not declare
+    (app/models.py: SEARCH_DDL): the generated column and its GIN index on PostgreSQL, the FTS5
+    table and its shadow tables on SQLite."""
+    if type_ == "table":
+        return not (name or "").startswith(models.SEARCH_TABLE)
+    if type_ == "column":
+        return (obj.table.name, name) not in models.SEARCH_OBJECTS["column"]
+    if type_ == "index":
+        return name not in models.SEARCH_OBJECTS["index"]
+    return True
+
+
 def run_migrations(connection: Connection) -> None:
     context.configure(
         connection=connection,
@@ -27,6 +43,7 @@ def run_migrations(connection: Connection) -> None:
         # SQLite cannot ALTER most things: batch mode rebuilds the table instead.
         render_as_batch=True,
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":

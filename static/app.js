@@ -360,6 +360,26 @@ function compose() {
   else if (document.querySelector(".site-header .who")) window.location.href = homeUrl() + "#composer-body";
 }
 
+// `/` puts the cursor in the search box, what was typed there selected (as on Mastodon).
+function focusSearch() {
+  const box = document.getElementById("search-q");
+  if (!box) return;
+  box.focus();
+  box.select();
+}
+
+// The search box searches as you type (its hx-trigger: input, and the `search` event that
+// Chromium fires on Enter and on its clear button). Enter would also submit the form and load
+// the page the results are already on: with htmx there, the form's own submission is only
+// turned into that `search` event (fired here for browsers that have no such event).
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!form.matches(".nav-search") || !window.htmx) return;
+  event.preventDefault();
+  const box = form.querySelector("#search-q");
+  if (!("onsearch" in box)) htmx.trigger(box, "search");
+});
+
 function openPost(post, hash = "") {
   rememberOpened(post);
   window.location.href = post.dataset.permalink + hash;
@@ -412,6 +432,7 @@ document.addEventListener("keydown", (event) => {
       if (button && !button.disabled) button.click();
     },
     "?": () => document.getElementById("shortcuts")?.showModal(),
+    "/": focusSearch,
   };
   if (event.key === "Enter" && post && target === post) actions.o();
   else if (actions[event.key]) actions[event.key]();

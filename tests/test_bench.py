@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import text
 
 from app.pagination import FIRST, PAGE_SIZE
-from bench import timeline
+from app.text import hashtags
+from bench import search, timeline
 from bench.common import Viewer
 from bench.dataset import Dataset, Spec
 from bench.reference import Reference
@@ -30,15 +31,23 @@ def test_dataset_is_reproducible_and_well_formed():
     assert all(p[3].tzinfo is UTC and p[3] < datetime(2026, 1, 1, tzinfo=UTC) for p in posts)
     sparse = {a for a, _, _ in follows if a > TINY.users}
     assert len(sparse) == TINY.sparse_users
+    # Zipf's words: "the" in most posts, a tenth or so of posts tagged, within the length.
+    bodies = [p[2] for p in posts]
+    assert sum(" the " in f" {b.lower()} " for b in bodies) > len(bodies) / 2
+    assert 0.05 < sum(bool(hashtags(b)) for b in bodies) / len(bodies) < 0.15
+    assert max(map(len, bodies)) <= 500
 
 
 async def test_seed_then_query_benchmark_agree(empty_db):
     report = await seed(empty_db.url, TINY, schema=empty_db.schema)
-    expected_follows = sum(len(chunk) for chunk in Dataset(TINY).follows())
+    dataset = Dataset(TINY)
+    expected_follows = sum(len(chunk) for chunk in dataset.follows())
+    expected_tags = sum(len(hashtags(p[2])) for chunk in dataset.posts() for p in chunk)
     assert report.counts == {
         "users": TINY.total_users,
         "follows": expected_follows,
         "posts": TINY.posts,
+        "post_tags": expected_tags,
         "comments": 300,
     }
     engine = empty_db.engine()
@@ -50,7 +59,15 @@ async def test_seed_then_query_benchmark_agree(empty_db):
             else:
                 query = "SELECT count(*) FROM pg_indexes WHERE indexname LIKE 'ix_posts_%' "
                 query += "AND schemaname = current_schema()"
-            assert await connection.scalar(text(query)) == 2
+            # PostgreSQL's third is the search column's GIN index.
+            assert await connection.scalar(text(query)) == (
+                2 if empty_db.backend == "sqlite" else 3
+            )
+            if empty_db.backend == "sqlite":  # the search index was rebuilt, its triggers too
+                fts = "SELECT count(*) FROM posts_fts WHERE posts_fts MATCH 'the'"
+                assert await connection.scalar(text(fts)) > TINY.posts / 2
+                triggers = "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"
+                assert await connection.scalar(text(triggers)) == 3
     finally:
         await engine.dispose()
 
@@ -87,6 +104,21 @@ async def test_seed_then_query_benchmark_agree(empty_db):
                 assert await connection.scalar(text(f"SELECT count(*) FROM {table}")) == count
     finally:
         await engine.dispose()
+
+
+async def test_seed_then_search_benchmark(empty_db):
+    await seed(empty_db.url, TINY, schema=empty_db.schema)
+    result = await search.run(empty_db.url, empty_db.schema, rounds=2, seed=TINY.seed)
+    cases = result["cases"].values()
+    assert {c["kind"] for c in cases} >= set(search.GOALS_MS)
+    common = [c for c in cases if c["kind"] == "common word"]
+    assert {c["page"] for c in common} == {1, search.DEEP}
+    assert all(c["rows"] == 20 and c["matches"] > 100 for c in common)
+    assert all(c["statements"] >= 1 and c["n"] == 2 for c in cases)
+    people = [c for c in cases if c["kind"] == "people prefix"]
+    assert [c["rows"] for c in people] == [5, 5, 0, 0]  # "u", "user1", "user12345", "nobody"
+    assert len(result["explain"]) == 3
+    assert search.report(result)
 
 
 async def test_check_refuses_a_shape_that_returns_other_rows():

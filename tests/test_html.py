@@ -26,7 +26,7 @@ from sqlalchemy import insert, select, update
 
 from app.models import Comment, Post, PostEdit, User
 from app.pagination import Cursor
-from app.queries import follows, likes
+from app.queries import follows, likes, tags
 from tests.conftest import Client, body
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,6 +132,7 @@ BODIES = [
     "Hello @viewer and @nobody: see https://example.org/a?b=1&c=2 (really).",
     "Two lines:\nthe second one, with <script>alert('no')</script> as text.",
     "Unicode: naïve café — 🌱",
+    "Tagged #Garden and #garden_tools, not #2026 or https://example.org/#frag",
 ]
 
 
@@ -155,6 +156,8 @@ async def build_world(make_user, make_post, session) -> dict[str, Any]:
     old = [timedelta(days=500 + n) for n in range(16)]
     for n, age in enumerate(AGES + old):
         oldest = await make_post(ada, BODIES[n % len(BODIES)], at=now - age)
+        await tags.set_post_tags(session, oldest.id, oldest.body)  # as posting writes them
+    await session.commit()
     until = Cursor(now - (AGES + old)[-1], oldest.id).encode()
     folded = "\n".join(f"Line {n}" for n in range(20))  # folded in feeds: "Show more"
     await make_post(ada, folded, at=now - timedelta(seconds=30))
@@ -222,6 +225,20 @@ async def visit_as_anonymous(v: Visits, anon: Client, w: dict[str, Any]) -> None
             await v.fragment(who, anon, next_link(directory), into="ul")
             await v.page(who, anon, next_link(directory))
     await v.page(who, anon, f"/?until={w['until']}")  # Back after "Older posts"
+    # Tags and search: pages, what typing swaps into <main>, and the next pages both ways.
+    await v.page(who, anon, "/tags/garden")
+    await v.fragment(who, anon, "/tags/garden", into="div")
+    await v.page(who, anon, "/tags/nobody_uses_this")
+    await v.page(who, anon, "/tags/123", 404)
+    await v.page(who, anon, "/search")
+    await v.fragment(who, anon, "/search?q=", into="main")
+    await v.page(who, anon, "/search?q=garden")
+    await v.fragment(who, anon, "/search?q=ad", into="main")  # people, tags and posts
+    await v.fragment(who, anon, "/search?q=%23Garden", into="main")  # a #tag: the tag's page
+    await v.page(who, anon, "/search?q=%F0%9F%8C%B1")  # no words to search for
+    found = await v.page(who, anon, "/search?q=from:ada")
+    await v.fragment(who, anon, next_link(found), into="div")
+    await v.page(who, anon, next_link(found))
     await v.page(who, anon, "/no/such/page", 404)
     post = await v.page(who, anon, f"/posts/{w['newest']}")
     await v.fragment(who, anon, next_link(post), into="ol")
@@ -308,6 +325,8 @@ async def visit_as_members(v: Visits, me: Client, loner: Client, w: dict[str, An
     await v.post(who, me, "/user/viewer/follow", {}, 400, into="div")
     await v.page("loner", loner, "/")  # an empty home timeline, with people to follow
     await v.page(who, me, "/people")  # follow buttons in the directory
+    await v.page(who, me, "/search?q=fan")  # follow buttons in search results
+    await v.fragment(who, me, "/search?q=fan0", into="main")
     explore_follow = {"next": "/explore", "slot": str(newest)}  # Follow beside a post
     await v.post("loner", loner, "/user/ada/follow", explore_follow, 200, into="div")
 

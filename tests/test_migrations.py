@@ -248,14 +248,20 @@ async def test_0004_refuses_addresses_that_become_one(empty_db):
     assert await inspect_db(empty_db, current_revision) == "0003"
 
 
+# Two accounts, as every revision since 0004 stores them.
+SUSAN_AND_JOHN = (
+    "INSERT INTO users (username, email, email_normalized, password_hash, about_me, "
+    "created_at) VALUES ('susan', 's@example.com', 's@example.com', 'h', '', "
+    "CURRENT_TIMESTAMP), ('john', 'j@example.com', 'j@example.com', 'h', '', "
+    "CURRENT_TIMESTAMP)"
+)
+
+
 async def test_0005_from_0004_adds_notifications_and_events_and_keeps_data(empty_db):
     await migrate(empty_db, command.upgrade, "0004")
     await execute(
         empty_db,
-        "INSERT INTO users (username, email, email_normalized, password_hash, about_me, "
-        "created_at) VALUES ('susan', 's@example.com', 's@example.com', 'h', '', "
-        "CURRENT_TIMESTAMP), ('john', 'j@example.com', 'j@example.com', 'h', '', "
-        "CURRENT_TIMESTAMP)",
+        SUSAN_AND_JOHN,
         "INSERT INTO posts (author_id, body, created_at) VALUES (1, 'hi', CURRENT_TIMESTAMP)",
     )
     await migrate(empty_db, command.upgrade, "0005")
@@ -352,3 +358,62 @@ async def test_0006_from_0005_adds_likes_and_edits_and_keeps_data(empty_db):
     await migrate(empty_db, command.upgrade, "head")
     [rows] = await execute(empty_db, "SELECT id, body, edited_at FROM posts")
     assert rows == [(2, "hello", None)]
+
+
+def found_by_search(word: str, backend: str) -> str:
+    """The ids of the posts the full-text index finds for one word, in SQL of each database."""
+    if backend == "sqlite":
+        return f"SELECT rowid FROM posts_fts WHERE posts_fts MATCH '\"{word}\"' ORDER BY rowid"
+    return f"SELECT id FROM posts WHERE search @@ to_tsquery('simple', '{word}') ORDER BY id"
+
+
+async def test_0007_from_0006_tags_and_indexes_the_posts_there_are_and_goes_back(empty_db):
+    await migrate(empty_db, command.upgrade, "0006")
+    await execute(
+        empty_db,
+        SUSAN_AND_JOHN,
+        "INSERT INTO posts (author_id, body, created_at) VALUES "
+        "(1, 'Tea in the #Garden, #garden', '2026-01-01 10:00:00'), "
+        "(2, 'plain words', '2026-01-02 10:00:00'), "
+        "(2, 'C# is no tag, https://x.org/#frag neither; #Tea is', '2026-01-03 10:00:00')",
+    )
+    await migrate(empty_db, command.upgrade, "0007")
+    [rows, times] = await execute(
+        empty_db,
+        "SELECT post_id, tag, display, author_id FROM post_tags ORDER BY post_id, tag",
+        "SELECT count(*) FROM post_tags t JOIN posts p ON p.id = t.post_id "
+        "WHERE t.created_at = p.created_at",
+    )
+    assert rows == [(1, "garden", "Garden", 1), (3, "tea", "Tea", 2)]
+    assert times == [(2,)]
+    [found] = await execute(empty_db, found_by_search("tea", empty_db.backend))
+    assert found == [(1,), (3,)]
+
+    # What comes next is indexed as it is written (a trigger, or the generated column).
+    engine = empty_db.engine()  # foreign keys on, as the app runs
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO posts (author_id, body, created_at) "
+                    "VALUES (1, 'more tea', CURRENT_TIMESTAMP)"
+                )
+            )
+            await connection.execute(text("UPDATE posts SET body = 'coffee' WHERE id = 3"))
+            await connection.execute(text("DELETE FROM posts WHERE id = 1"))
+    finally:
+        await engine.dispose()
+    [found, left] = await execute(
+        empty_db, found_by_search("tea", empty_db.backend), "SELECT post_id FROM post_tags"
+    )
+    assert found == [(4,)]
+    assert left == [(3,)]  # post 1's tags went with it; post 3's are the edit path's to change
+
+    await migrate(empty_db, command.downgrade, "0006")
+    assert {"post_tags", "posts_fts"}.isdisjoint(await inspect_db(empty_db, tables))
+    assert "search" not in await inspect_db(empty_db, columns("posts"))
+    [rows] = await execute(empty_db, "SELECT id, body FROM posts ORDER BY id")
+    assert rows == [(2, "plain words"), (3, "coffee"), (4, "more tea")]
+    await migrate(empty_db, command.upgrade, "head")
+    [found] = await execute(empty_db, found_by_search("coffee", empty_db.backend))
+    assert found == [(3,)]

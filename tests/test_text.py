@@ -35,6 +35,10 @@ def profile_url(name: str) -> str:
     return f"/user/{name}"
 
 
+def tag_url(key: str) -> str:
+    return f"/tags/{key}"
+
+
 def link(url: str) -> str:
     return f'<a href="{url}" rel="nofollow ugc noopener" target="_blank">{url}</a>'
 
@@ -81,13 +85,13 @@ def test_every_space_and_format_character_counts_as_invisible():
 
 
 def test_a_url_ends_at_an_invisible_character():
-    html = text.linkify("https://exam\u200bple.com/x", {}, profile_url)
+    html = text.linkify("https://exam\u200bple.com/x", {}, profile_url, tag_url)
     assert html == link("https://exam") + "\u200bple.com/x"
 
 
 def test_a_bidi_override_never_reaches_the_page_even_from_an_old_row():
     """Rows stored before clean() dropped bidi controls are displayed without them too."""
-    html = text.linkify("see https://example.com/\u202egnp.exe \u2067now", {}, profile_url)
+    html = text.linkify("see https://example.com/\u202egnp.exe \u2067now", {}, profile_url, tag_url)
     assert html == f"see {link('https://example.com/gnp.exe')} now"
 
 

@@ -9,7 +9,7 @@ from app.blueprints.feeds import feed_context, feed_page
 from app.clock import utcnow
 from app.db import read_session
 from app.pagination import Cursor, Page
-from app.queries import people, posts, timeline
+from app.queries import people, posts, tags, timeline
 from app.queries.posts import FeedItem
 from app.sessions import viewer_id
 from app.web import is_htmx, optional_cursor_arg, render, render_template
@@ -72,7 +72,9 @@ async def _suggestions(page: Page[FeedItem]) -> list[people.Member]:
 
 @bp.get("/explore")
 async def explore() -> ResponseReturnValue:
+    """Every post, newest first, with the trending tags above them (not in the next pages)."""
     viewer = viewer_id()
     page = await feed_page(lambda cursor: posts.explore(read_session(), cursor, viewer=viewer))
     context = await feed_context(page, follow_buttons=True)
-    return await render("pages/explore.html", "partials/feed_items.html", **context)
+    trends = [] if is_htmx() else await tags.trending(read_session(), utcnow())
+    return await render("pages/explore.html", "partials/feed_items.html", trends=trends, **context)

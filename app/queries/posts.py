@@ -18,9 +18,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app import text
 from app.clock import utcnow
 from app.db import UTCDateTime
-from app.models import Comment, Post, PostEdit, User
+from app.models import Comment, Post, PostEdit, PostTag, User
 from app.pagination import FETCH, FIRST, Cursor, Page, cut
-from app.queries import events, notifications, users
+from app.queries import events, notifications, tags, users
 from app.queries.likes import like_count_of, liked_by_viewer
 
 NEWEST_FIRST = (Post.created_at.desc(), Post.id.desc())
@@ -69,6 +69,21 @@ EXPLORE = page_of(keyset().subquery("ids"))
 # One author's posts: profiles.
 BY_AUTHOR = page_of(keyset(Post.author_id == bindparam("author")).subquery("ids"))
 
+# One tag's posts: its page. The ids come from post_tags alone (tag, time, id: one index range).
+TAGGED = page_of(
+    select(PostTag.post_id.label("id"))
+    .where(
+        PostTag.tag == bindparam("tag"),
+        tuple_(PostTag.created_at, PostTag.post_id)
+        < tuple_(
+            bindparam("before_at", type_=UTCDateTime()), bindparam("before_id", type_=Integer)
+        ),
+    )
+    .order_by(PostTag.created_at.desc(), PostTag.post_id.desc())
+    .limit(FETCH)
+    .subquery("ids")
+)
+
 
 def items(rows: Any) -> list[FeedItem]:
     """The rows of a `page_of` statement."""
@@ -100,6 +115,13 @@ async def user_posts(
     return await feed(session, BY_AUTHOR, cursor, viewer, author=user_id)
 
 
+async def tagged_posts(
+    session: AsyncSession, key: str, cursor: Cursor = FIRST, *, viewer: int | None = None
+) -> Page[FeedItem]:
+    """The posts with the tag whose key (app/text.py: tag_key) is `key`, newest first."""
+    return await feed(session, TAGGED, cursor, viewer, tag=key)
+
+
 async def get_post(
     session: AsyncSession, post_id: int, *, viewer: int | None = None
 ) -> FeedItem | None:
@@ -114,13 +136,14 @@ async def get_post(
 
 
 async def create_post(session: AsyncSession, author: User, body: str) -> Post:
-    """The new post, with `author` set for rendering but not added to this session. The
-    people it mentions are notified; followers' open timelines hear of it."""
+    """The new post, with `author` set for rendering but not added to this session. Its tags
+    are stored; the people it mentions are notified; followers' open timelines hear of it."""
     now = utcnow()
     post = Post(author_id=author.id, body=body, created_at=now)
     session.add(post)
     await session.flush()
     set_committed_value(post, "author", author)
+    await tags.set_post_tags(session, post.id, body)
     mentioned = await users.ids_of_names(session, text.mentioned([body]))
     await notifications.posted(session, post, mentioned, now)
     await events.publish(session, "post", actor_id=author.id, post_id=post.id)
@@ -128,7 +151,7 @@ async def create_post(session: AsyncSession, author: User, body: str) -> Post:
 
 
 async def delete_post(session: AsyncSession, post_id: int) -> None:
-    """Its comments and notifications go with it: ON DELETE CASCADE (SQLite's engine turns
+    """Its comments, tags and notifications go with it: ON DELETE CASCADE (SQLite's engine turns
     foreign keys on)."""
     await session.execute(delete(Post).where(Post.id == post_id))
 

@@ -76,8 +76,12 @@ class Watch:
             return
         if self.unreachable_expected and request.failure == "net::ERR_CONNECTION_REFUSED":
             return
-        # Leaving a page ends its live stream (an EventSource never completes on its own).
-        if request.failure == "net::ERR_ABORTED" and urlsplit(request.url).path == "/events":
+        # Leaving a page ends its live stream (an EventSource never completes on its own); a
+        # search typed on replaces the one still on its way (hx-sync="this:replace").
+        if request.failure == "net::ERR_ABORTED" and urlsplit(request.url).path in (
+            "/events",
+            "/search",
+        ):
             return
         self.problems.append(f"request failed: {request.method} {request.url}: {request.failure}")
 

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from app.clock import utcnow
 from app.db import make_engine
 from app.models import Comment, Post
-from app.queries import follows, users
+from app.queries import follows, tags, users
 from tests.hashing import PASSWORD_HASH, cheap_argon2_environ
 
 BIN = Path(sys.executable).parent  # the virtualenv's bin: warble and hypercorn live here
@@ -170,6 +170,9 @@ class Server:
                     for i, body in enumerate(bodies)
                 ]
                 session.add_all(posts)
+                await session.flush()
+                for post in posts:  # as posting writes them
+                    await tags.set_post_tags(session, post.id, post.body)
                 await session.commit()
                 return [post.id for post in posts]
         finally:

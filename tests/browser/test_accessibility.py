@@ -20,7 +20,7 @@ async def world(server: Server) -> dict[str, Any]:
     viewer, viewer_id = await server.make_user("viewer")
     await server.follow(viewer_id, author_id)
     *_, post_id = await server.make_posts(
-        author_id, ["First post, hello @nobody", "Second: https://example.org/a-link"]
+        author_id, ["First post, hello @nobody", "Second: https://example.org/a-link #gardens"]
     )
     (own,) = await server.make_posts(viewer_id, ["My own post, so I can delete it"])
     await server.make_comments(post_id, [(viewer_id, "Nice link!"), (author_id, "Thanks")])
@@ -65,6 +65,9 @@ async def test_pages_have_no_serious_accessibility_violations(
             "likes": f"/posts/{data['post_id']}/likes",
             "history": f"/posts/{data['post_id']}/history",
             "people": "/people",
+            "search": f"/search?q={data['author'][:4]}",  # people, tags and posts
+            "empty search": "/search",
+            "tag": "/tags/gardens",
             "login": "/login",  # logged in, login and register lead home
             "register": "/register",
         }

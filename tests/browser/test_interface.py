@@ -392,7 +392,14 @@ async def test_styles_show_state_targets_are_big_enough_and_long_posts_fold(
             ratio = contrast(focus, await page.evaluate(LUMINANCE, background))
             if ratio < 3:
                 problems.append(f"{scheme}: focus ring {ratio:.2f}:1 on {background}")
-        for path in ["/", "/explore", f"/user/{author}", f"/posts/{long_post}", "/people"]:
+        for path in [
+            "/",
+            "/explore",
+            f"/user/{author}",
+            f"/posts/{long_post}",
+            "/people",
+            f"/search?q={author[:3]}",
+        ]:
             await page.goto(server.url + path)
             small = await page.evaluate(SMALL_TARGETS)
             problems += [f"{scheme} {path}: {s}" for s in small]

@@ -1,0 +1,301 @@
+"""Search: people by name prefix and posts by their words, on PostgreSQL and SQLite alike.
+
+What people type is parsed here, never handed to a database's own query syntax: words, "phrases
+in quotes", -excluded words or phrases, from:name. The statements are then built from the
+parsed words, each quoted (websearch_to_tsquery on PostgreSQL, an FTS5 query on SQLite), so no
+input can be a syntax error. Both databases index the same words (app/models.py: SEARCH_DDL).
+
+Posts come newest first (by id: the order they were posted in) from a full-text index that
+cannot return them in that order. So the ids are searched in windows, newest first: the
+WINDOW_FIRST newest ids, then a window WINDOW_GROWTH times wider below it, and so on, until a
+page is full or the ids run out. A common word fills the page in the first window, reading a
+few hundred rows; a rare one costs one cheap index look-up per window (docs/architecture.md,
+"Search"; figures in docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from sqlalchemy import (
+    ColumnClause,
+    ColumnElement,
+    Integer,
+    Select,
+    bindparam,
+    column,
+    exists,
+    func,
+    literal_column,
+    select,
+    table,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.compiler import SQLCompiler
+
+from app import text
+from app.db import dialect_of
+from app.models import USERNAME_MAX, Follow, Post, User
+from app.pagination import FETCH, FIRST, PAGE_SIZE, Cursor, Page
+from app.queries.posts import FeedItem, page_of
+
+QUERY_MAX = 200  # characters of a query that are read
+PHRASES_MAX = 8  # words or phrases of each sign
+PEOPLE_MAX = 5
+WINDOW_FIRST = 2_048
+WINDOW_GROWTH = 16
+TOP = "\U0010ffff"  # above every character of a name: the names starting with p are [p, p + TOP)
+
+# A word: a run of letters and digits (what both indexes' tokenizers keep; "_" and every other
+# character separate words, as they do there).
+WORD = re.compile(r"[^\W_]+")
+# A "phrase" (a quote left open runs to the end) or a bare word, either with a leading "-".
+PART = re.compile(r'(-?)"([^"]*)"?|(\S+)')
+NAME = re.compile(f"[A-Za-z0-9_]{{1,{USERNAME_MAX}}}")
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str  # what was asked, cleaned: shown back in the search box
+    include: tuple[str, ...] = ()  # phrases (words joined by spaces) every post must have
+    exclude: tuple[str, ...] = ()  # phrases no post may have
+    author: str | None = None  # from:name
+    name_prefix: str | None = None  # one bare word: people whose name starts with it
+    tag_prefix: str | None = None  # one bare word: tags (keys) that start with it
+    tag: str | None = None  # the query is one #tag: its key
+
+    @property
+    def finds_posts(self) -> bool:
+        return bool(self.include) or self.author is not None
+
+
+def parse(raw: str) -> Query:
+    """Read a query as typed, whatever it holds: controls, lone surrogates and NULs are dropped
+    (app/text.py: clean), and only the first QUERY_MAX characters count."""
+    cleaned = text.clean(raw)[:QUERY_MAX]
+    query = unicodedata.normalize("NFC", cleaned)
+    if query.startswith("#") and " " not in query and text.is_tag(query[1:]):
+        return Query(cleaned, tag=text.tag_key(query[1:]))
+    include: list[str] = []
+    exclude: list[str] = []
+    author = None
+    bare: list[str] = []
+    for match in PART.finditer(query):
+        sign, quoted, word = match.groups()
+        if word is not None and word.lower().startswith("from:"):
+            name = word[5:].removeprefix("@")
+            if author is None and NAME.fullmatch(name):
+                author = name
+            continue
+        if word is not None:
+            sign, quoted = ("-", word[1:]) if word.startswith("-") else ("", word)
+            bare.append(word)
+        phrase = " ".join(WORD.findall(quoted))
+        target = exclude if sign else include
+        if phrase and phrase not in target and len(target) < PHRASES_MAX:
+            target.append(phrase)
+    single = bare[0] if len(bare) == 1 and len(include) + len(exclude) == 1 else None
+    return Query(
+        cleaned,
+        tuple(include),
+        tuple(exclude),
+        author,
+        name_prefix=_name_prefix(single),
+        tag_prefix=_tag_prefix(single),
+    )
+
+
+def _name_prefix(word: str | None) -> str | None:
+    name = (word or "").removeprefix("@")
+    return name.lower() if NAME.fullmatch(name) else None
+
+
+def _tag_prefix(word: str | None) -> str | None:
+    name = (word or "").removeprefix("#")
+    if not name or len(name) > text.TAG_MAX or not all(map(text.is_tag_char, name)):
+        return None
+    return text.tag_key(name)
+
+
+# -- people ------------------------------------------------------------------------------------
+
+
+class Person(NamedTuple):
+    user: User
+    i_follow: bool  # does the viewer follow them?
+
+
+def _people_by_prefix(dialect: str) -> Select[User, bool]:
+    """People whose lower-cased name is in [low, high): one range of the lower(username) index
+    (in collation "C" on PostgreSQL: app/models.py says why), in name order."""
+    name: ColumnElement[str] = func.lower(User.username)
+    if dialect == "postgresql":
+        name = name.collate("C")
+    viewer = bindparam("viewer", type_=Integer)
+    i_follow = exists().where(Follow.follower_id == viewer, Follow.followed_id == User.id)
+    return (
+        select(User, i_follow)
+        .where(name >= bindparam("low"), name < bindparam("high"))
+        .order_by(name)
+        .limit(literal_column(str(PEOPLE_MAX)))
+    )
+
+
+PEOPLE = {dialect: _people_by_prefix(dialect) for dialect in ("postgresql", "sqlite")}
+
+
+async def people_by_prefix(session: AsyncSession, prefix: str, viewer: int | None) -> list[Person]:
+    """Up to PEOPLE_MAX people whose name starts with `prefix` (lower case), in name order."""
+    stmt = PEOPLE[dialect_of(session)]
+    params = {"low": prefix, "high": prefix + TOP, "viewer": viewer or 0}
+    return [Person(user, follows) for user, follows in await session.execute(stmt, params)]
+
+
+# -- posts -------------------------------------------------------------------------------------
+
+_low, _high = bindparam("low", type_=Integer), bindparam("high", type_=Integer)
+_author = select(User.id).where(func.lower(User.username) == bindparam("author")).scalar_subquery()
+
+
+def _websearch(query: str) -> Any:
+    """A tsquery from a query in websearch syntax that this module wrote (quoted phrases)."""
+    return func.websearch_to_tsquery(literal_column("'simple'::regconfig"), bindparam(query))
+
+
+def window_postgresql(include: bool, exclude: bool, author: bool) -> Select[Any]:
+    """Ids of one window, newest first. PostgreSQL plans each window by the words' frequency
+    (the generated column's statistics): a common word walks the primary key backwards and
+    stops after a page, a rare one reads its few matches from the GIN index."""
+    search: ColumnClause[Any] = literal_column("posts.search")
+    conditions = [Post.id >= _low, Post.id < _high]
+    if include:
+        conditions.append(search.op("@@")(_websearch("match")))
+    elif exclude:  # from:name alone, less some words
+        conditions.append(~search.op("@@")(_websearch("unwanted")))
+    if author:
+        conditions.append(Post.author_id == _author)
+    return select(Post.id).where(*conditions).order_by(Post.id.desc()).limit(FETCH)
+
+
+_fts = table("posts_fts", column("rowid", Integer), column("posts_fts"))
+
+
+def window_sqlite(include: bool, exclude: bool, author: bool) -> Select[Any]:
+    """Ids of one window, newest first: FTS5 reads its matches in descending rowid order
+    within the window's range."""
+    if not include:  # from:name alone, less some words
+        conditions = [Post.id >= _low, Post.id < _high, Post.author_id == _author]
+        if exclude:
+            unwanted = exists().where(
+                _fts.c.posts_fts.op("MATCH")(bindparam("unwanted")), _fts.c.rowid == Post.id
+            )
+            conditions.append(~unwanted)
+        return select(Post.id).where(*conditions).order_by(Post.id.desc()).limit(FETCH)
+    stmt = select(_fts.c.rowid).where(
+        _fts.c.posts_fts.op("MATCH")(bindparam("match")), _fts.c.rowid >= _low, _fts.c.rowid < _high
+    )
+    if author:
+        stmt = stmt.join(Post, Post.id == _fts.c.rowid).where(Post.author_id == _author)
+    return stmt.order_by(_fts.c.rowid.desc()).limit(FETCH)
+
+
+@functools.cache
+def _window(dialect: str, include: bool, exclude: bool, author: bool) -> Select[Any]:
+    """Built once per shape of query (app/queries/__init__.py says why)."""
+    return WINDOWS[dialect](include, exclude, author)
+
+
+def window(dialect: str, query: Query) -> Select[Any]:
+    """The statement that finds one window's ids for this query."""
+    return _window(dialect, bool(query.include), bool(query.exclude), query.author is not None)
+
+
+def _quoted(phrases: tuple[str, ...], joiner: str) -> str:
+    """Each phrase in double quotes (its words hold none), joined."""
+    return joiner.join(f'"{phrase}"' for phrase in phrases)
+
+
+def search_params(query: Query, dialect: str) -> dict[str, Any]:
+    """The query strings of the window statement: websearch syntax or FTS5 syntax."""
+    params: dict[str, Any] = {"author": query.author.lower() if query.author else None}
+    if dialect == "postgresql":
+        match = " ".join([_quoted(query.include, " "), *(f'-"{p}"' for p in query.exclude)])
+        params |= {"match": match, "unwanted": _quoted(query.exclude, " or ")}
+    else:
+        match = "(" + _quoted(query.include, " AND ") + ")"
+        if query.exclude:
+            match += " NOT (" + _quoted(query.exclude, " OR ") + ")"
+        params |= {"match": match, "unwanted": _quoted(query.exclude, " OR ")}
+    return params
+
+
+WINDOWS = {"postgresql": window_postgresql, "sqlite": window_sqlite}
+# The page's posts, newest (highest id) first.
+BY_ID = (
+    page_of(select(Post.id).where(Post.id.in_(bindparam("ids", expanding=True))).subquery("ids"))
+    .order_by(None)
+    .order_by(Post.id.desc())
+)
+
+
+async def search_posts(
+    session: AsyncSession, query: Query, cursor: Cursor = FIRST
+) -> Page[FeedItem]:
+    """The posts that match, newest first (by id), PAGE_SIZE from the one before cursor.id."""
+    if not query.finds_posts:
+        return Page([], None)
+    dialect = dialect_of(session)
+    stmt, params = window(dialect, query), search_params(query, dialect)
+    run = _window_ids_planned_for_the_words if dialect == "postgresql" else _window_ids
+    high = cursor.id
+    if cursor == FIRST:
+        high = (await session.scalar(select(func.max(Post.id))) or 0) + 1
+    ids: list[int] = []
+    size = WINDOW_FIRST
+    while high > 0 and len(ids) <= PAGE_SIZE:
+        low = max(0, high - size)
+        ids += await run(session, stmt, params | {"low": low, "high": high})
+        high, size = low, size * WINDOW_GROWTH
+    if not ids:
+        return Page([], None)
+    shown = {"ids": ids[:PAGE_SIZE]}
+    items = [FeedItem(post, count) for post, count in await session.execute(BY_ID, shown)]
+    more = len(ids) > PAGE_SIZE
+    return Page(items, Cursor(items[-1].post.created_at, items[-1].post.id) if more else None)
+
+
+async def _window_ids(
+    session: AsyncSession, stmt: Select[Any], params: dict[str, Any]
+) -> list[int]:
+    return list(await session.scalars(stmt, params))
+
+
+async def _window_ids_planned_for_the_words(
+    session: AsyncSession, stmt: Select[Any], params: dict[str, Any]
+) -> list[int]:
+    """PostgreSQL: one window, with a plan made for these words.
+
+    The best plan depends on the words: walk the primary key backwards for a common one, read
+    the GIN index for a rare one. SQLAlchemy's asyncpg driver prepares each statement once per
+    connection, and after five runs PostgreSQL may keep one generic plan for every word, right
+    for few of them: "the" took 33 ms a page instead of 3 (docs/benchmarks.md, "Search"). So
+    this statement is prepared anew each time, on the request's own connection, and planned
+    for its values. SQLAlchemy still compiles it, with bound parameters.
+    """
+    compiled = _compiled(stmt, session.get_bind().dialect)
+    connection = await (await session.connection()).get_raw_connection()
+    prepared = await connection.driver_connection.prepare(compiled.string)  # type: ignore[union-attr]
+    args = [params[name] for name in compiled.positiontup or ()]
+    return [row[0] for row in await prepared.fetch(*args)]
+
+
+@functools.cache
+def _compiled(stmt: Select[Any], dialect: Dialect) -> SQLCompiler:
+    compiled = stmt.compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler)
+    return compiled

@@ -1,0 +1,94 @@
+"""Search in a real Chromium: as you type, from the keyboard, a #tag, and without JavaScript."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from playwright.async_api import Request, expect
+
+from tests.browser.conftest import NewPage
+from tests.browser.pages import log_in, same_page
+from tests.browser.server import Server
+
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
+
+
+def word() -> str:
+    """A word no other test's posts hold (the server is shared by the session's tests)."""
+    return "zq" + uuid.uuid4().hex[:8]
+
+
+async def test_typing_shows_results_in_place_and_puts_them_in_the_address(
+    server: Server, new_page: NewPage
+) -> None:
+    key = word()
+    author, author_id = await server.make_user("finder")
+    older, newer = await server.make_posts(author_id, [f"Old {key} news", f"New {key} #{key}Tag"])
+    page = await new_page()
+    await log_in(page, server.url, author)
+    searches: list[Request] = []
+    page.on("request", lambda r: searches.append(r) if "/search" in r.url else None)
+    box = page.locator("#search-q")
+
+    async with same_page(page):
+        await page.keyboard.press("/")  # Mastodon's key for the search box
+        await expect(box).to_be_focused()
+        await page.keyboard.type(key, delay=20)
+        results = page.locator("#search-posts article.post")
+        await expect(results).to_have_count(2)
+        await expect(results.first).to_have_id(f"post-{newer}")  # newest first
+        await expect(results.nth(1)).to_have_id(f"post-{older}")
+        await expect(page).to_have_url(re.compile(rf"/search\?q={key}$"))
+        await expect(page.locator("h1")).to_have_text(f"Results for “{key}”")
+        await expect(page.locator("#search-tags")).to_contain_text(f"#{key}Tag")
+        await expect(box).to_be_focused()  # typing goes on where it was
+        # One request for the whole word: the box waits for a pause in the typing.
+        assert len(searches) == 1, [r.url for r in searches]
+
+        await page.keyboard.type(" -old")
+        await expect(results).to_have_count(1)
+        await expect(page).to_have_url(re.compile(rf"/search\?q={key}(%20|\+)-old$"))
+
+        await page.keyboard.press("Enter")  # the results are already there: nothing reloads
+        await expect(results).to_have_count(1)
+        await expect(page.locator("#announcer")).to_have_text("Found 1 post")
+
+    await page.go_back()
+    await expect(page).to_have_url(re.compile(rf"/search\?q={key}$"))
+    await expect(page.locator("#search-posts article.post")).to_have_count(2)
+
+
+async def test_a_hashtag_typed_in_the_box_opens_the_tag(server: Server, new_page: NewPage) -> None:
+    key = word()
+    _, author_id = await server.make_user("tagger")
+    (post,) = await server.make_posts(author_id, [f"Look: #{key}"])
+    page = await new_page()
+    await page.goto(f"{server.url}/explore")
+    async with same_page(page):
+        await page.locator("#search-q").fill(f"#{key.upper()}")
+        await expect(page).to_have_url(f"{server.url}/tags/{key}")
+        await expect(page.locator("h1")).to_have_text(f"#{key.upper()}")
+        await expect(page.locator(f"#post-{post}")).to_be_visible()
+    await page.locator(f"#post-{post} a.hashtag").click()  # the link in the post: the tag's page
+    await expect(page).to_have_url(f"{server.url}/tags/{key}")
+    await expect(page.locator("h1")).to_have_text(f"#{key}")
+
+
+async def test_search_works_without_javascript(server: Server, new_page: NewPage) -> None:
+    key = word()
+    _, author_id = await server.make_user("plain")
+    await server.make_posts(author_id, [f"{key} {n}" for n in range(23)])
+    page = await new_page(javascript=False)
+    await page.goto(f"{server.url}/explore")
+    await page.fill("#search-q", key)
+    async with page.expect_navigation():
+        await page.press("#search-q", "Enter")
+    assert page.url == f"{server.url}/search?q={key}"
+    posts = page.locator("#search-posts article.post")
+    await expect(posts).to_have_count(20)
+    async with page.expect_navigation():
+        await page.get_by_role("link", name="More results").click()
+    await expect(posts).to_have_count(3)
+    await expect(page.locator("#search-q")).to_have_value(key)
