@@ -55,12 +55,9 @@ def _register_blueprints(app: Quart) -> None:
         users,
     )
 
-        edits,
-        likes,
-        live,
-        notifications,
-        posts,
-        search,
-        tags,
+    blueprints = (
+        *(accounts, avatars, live, notifications, timeline, posts, likes, edits, users),
+        *(tags, search),
+    )
     for blueprint in (module.bp for module in blueprints):
         app.register_blueprint(blueprint)

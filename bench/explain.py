@@ -26,6 +26,7 @@ async def explain_warble(engine: AsyncEngine, viewers: list[Viewer], cases: list
         # One statement for every viewer; the database runs one of its two branches.
         values = {
             "me": case.viewer.user_id,
+            "viewer": case.viewer.user_id,
             "before_at": case.cursor.at,
             "before_id": case.cursor.id,
         }

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 import asyncpg
 import jinja2
 
-from app import create_app
+from app import create_app, text
 from app.config import database_schema, database_url
 from app.pagination import FIRST, PAGE_SIZE, Cursor, Page, decode
 from app.queries import timeline
@@ -32,7 +32,12 @@ USER = (
 FOLLOWEES = "SELECT count(*) FROM follows WHERE follower_id = $1"
 # The raw page queries, but returning every column the template shows.
 COLUMNS = "p.id, u.username, (SELECT count(*) FROM comments c WHERE c.post_id = p.id)"
-WIDE = "p.id, p.author_id, p.body, p.created_at, u.id, u.username, u.email, (SELECT count(*) FROM comments c WHERE c.post_id = p.id)"  # noqa: E501
+WIDE = (
+    "p.id, p.author_id, p.body, p.created_at, u.id, u.username, u.email, "
+    "(SELECT count(*) FROM comments c WHERE c.post_id = p.id), p.edited_at, "
+    "(SELECT count(*) FROM likes l WHERE l.post_id = p.id), "
+    "EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = $1)"
+)
 
 
 @dataclass
@@ -49,12 +54,15 @@ class Post:
     body: str
     created_at: datetime
     author: Author
+    edited_at: datetime | None
 
 
 @dataclass
 class Item:
     post: Post
     comment_count: int
+    like_count: int
+    liked: bool
 
 
 class Reference:
@@ -154,7 +162,7 @@ class Reference:
     @staticmethod
     def page(rows: list[asyncpg.Record]) -> Page[Item]:
         items = [
-            Item(Post(r[0], r[1], r[2], r[3], Author(r[4], r[5], r[6])), r[7])
+            Item(Post(r[0], r[1], r[2], r[3], Author(r[4], r[5], r[6]), r[8]), r[7], r[9], r[10])
             for r in rows[:PAGE_SIZE]
         ]
         more = len(rows) > PAGE_SIZE

@@ -13,6 +13,7 @@ from app.blueprints.tags import tag_context
 from app.db import read_session
 from app.pagination import Page
 from app.queries import search, tags
+from app.sessions import viewer_id
 from app.web import announce, cursor_arg, is_htmx, render, render_template
 
 bp = Blueprint("search", __name__)
@@ -25,7 +26,7 @@ async def index() -> ResponseReturnValue:
     query = search.parse(request.args.get("q", ""))
     if query.tag is not None:
         return await _tag(query.tag, query.text[1:])
-    page = await search.search_posts(read_session(), query, cursor_arg())
+    page = await search.search_posts(read_session(), query, cursor_arg(), viewer=viewer_id())
     continued = "before" in request.args
     context: dict[str, Any] = {
         "query": query,

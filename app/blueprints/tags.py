@@ -11,6 +11,7 @@ from app import text
 from app.blueprints.feeds import feed_context, feed_page
 from app.db import read_session
 from app.queries import posts, tags
+from app.sessions import viewer_id
 from app.web import is_htmx, render
 
 bp = Blueprint("tags", __name__)
@@ -32,7 +33,8 @@ def key_or_404(name: str) -> str:
 async def tag_context(key: str, name: str) -> dict[str, Any]:
     """A page of the tag's posts (the one the query string names) and how to show the tag."""
     session = read_session()
-    page = await feed_page(lambda cursor: posts.tagged_posts(session, key, cursor))
+    viewer = viewer_id()
+    page = await feed_page(lambda cursor: posts.tagged_posts(session, key, cursor, viewer=viewer))
     display = name if is_htmx() else (await tags.tag_display(session, key) or name)
     return await feed_context(page) | {
         "tag": key,

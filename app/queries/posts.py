@@ -190,11 +190,11 @@ async def rederive_from_body(
 ) -> None:
     """What is derived from an edited post's text, in the edit's transaction: the people it
     newly mentions are notified (never those its previous text mentioned, nor anyone this
-    post has notified before). What else is read out of a post's text (hashtags) is kept up
-    to date here too."""
+    post has notified before); its hashtags are replaced (post_tags)."""
     new_names = text.mentioned([body]) - text.mentioned([previous])
     mentioned = await users.ids_of_names(session, new_names)
     await notifications.mentioned_again(session, post_id, author_id, mentioned, now)
+    await tags.set_post_tags(session, post_id, body)
 
 
 async def history(session: AsyncSession, post_id: int, cursor: Cursor = FIRST) -> Page[PostEdit]:

@@ -42,6 +42,7 @@ from app import text
 from app.db import dialect_of
 from app.models import USERNAME_MAX, Follow, Post, User
 from app.pagination import FETCH, FIRST, PAGE_SIZE, Cursor, Page
+from app.queries import posts
 from app.queries.posts import FeedItem, page_of
 
 QUERY_MAX = 200  # characters of a query that are read
@@ -244,7 +245,7 @@ BY_ID = (
 
 
 async def search_posts(
-    session: AsyncSession, query: Query, cursor: Cursor = FIRST
+    session: AsyncSession, query: Query, cursor: Cursor = FIRST, *, viewer: int | None = None
 ) -> Page[FeedItem]:
     """The posts that match, newest first (by id), PAGE_SIZE from the one before cursor.id."""
     if not query.finds_posts:
@@ -264,9 +265,9 @@ async def search_posts(
     if not ids:
         return Page([], None)
     shown = {"ids": ids[:PAGE_SIZE]}
-    items = [FeedItem(post, count) for post, count in await session.execute(BY_ID, shown)]
+    found = posts.items(await session.execute(BY_ID, shown | {"viewer": viewer or 0}))
     more = len(ids) > PAGE_SIZE
-    return Page(items, Cursor(items[-1].post.created_at, items[-1].post.id) if more else None)
+    return Page(found, Cursor(found[-1].post.created_at, found[-1].post.id) if more else None)
 
 
 async def _window_ids(

@@ -1,7 +1,7 @@
 """Hashtags (post_tags) and full-text search over posts, both filled from the posts there are.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-05 23:30:00
 
 The search objects are created by hand (app/models.py: SEARCH_DDL says why they live beside
@@ -17,7 +17,7 @@ from alembic import op
 from app.text import hashtags
 
 revision: str = "0007"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
