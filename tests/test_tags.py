@@ -302,3 +302,19 @@ async def test_comments_are_not_in_post_tags(session, make_user, make_tagged):
     session.add(Comment(post_id=post.id, author_id=john.id, body="#sneaky"))
     await session.commit()
     assert await tags.trending(session, datetime.now(UTC) + timedelta(minutes=1)) == []
+
+
+async def test_an_edit_moves_the_post_to_the_tags_of_its_new_text(client, make_user, session):
+    """post_tags is kept in the edit's transaction: the old tags lose the post, the new ones
+    gain it, and search finds the new words."""
+    john = await make_user("john")
+    await client.login(john)
+    await client.post("/posts", {"body": "first #Tea of the day"})
+    post_id = (await session.scalars(select(Post.id).where(Post.author_id == john.id))).one()
+    response = await client.post(f"/posts/{post_id}/edit", {"body": "first #Coffee instead"})
+    assert response.status_code == 302
+    assert await tag_rows(session, post_id) == [("coffee", "Coffee")]
+    assert post_ids(await body(await client.get("/tags/tea"))) == []
+    assert post_ids(await body(await client.get("/tags/coffee"))) == [post_id]
+    assert post_ids(await body(await client.get("/search?q=coffee"))) == [post_id]
+    assert post_ids(await body(await client.get("/search?q=tea"))) == []
