@@ -87,6 +87,7 @@ class Reference:
             config=self.config,
             live_after=lambda: 0,  # the newest event a worker has read: no hub here
         )
+        self.env = env
         self.template = env.get_template("pages/index.html")
 
     def url_for(self, endpoint: str, **values: Any) -> str:
@@ -148,14 +149,21 @@ class Reference:
         page = self.page(rows)
         me = Author(user["id"], user["username"], user["email"])
         viewer = args["viewer"]
+        query = scope["query_string"].decode()
+        request = SimpleNamespace(
+            endpoint="timeline.index", path="/", full_path=f"/?{query}", method="GET", args=args
+        )
+        # Macros are imported without the page's context: they read `request` from the
+        # globals (Quart's proxy in Warble). Rendering does not await, so this is per request.
+        self.env.globals["request"] = request
         html = self.template.render(
             page=page,
             mentions={},
             continued="before" in args,
             composer={},
             g=SimpleNamespace(user=me, unread=user[4]),
-            request=SimpleNamespace(endpoint="timeline.index", path="/"),
-            next_page_url=lambda p: f"/?viewer={viewer}&before={p.next.encode()}",
+            request=request,
+            next_page_url=lambda p, **_: f"/?viewer={viewer}&before={p.next.encode()}",
         )
         return 200, html.encode()
 
