@@ -257,8 +257,8 @@ async def test_nobody_but_the_author_may_save_an_edit(
     [
         ("/posts/999999/edit", 404),
         ("/posts/abc/edit", 404),
-        # An id out of range fails its converter; Werkzeug then answers a POST with 405, as
-        # for /posts/0/delete: the GET route of the same path "matched" without it.
+        # An id its converter refuses (0, beyond 32 bits): Werkzeug's router answers a POST
+        # to such a path with 405, as it always has for /posts/0/delete. A refusal all the same.
         ("/posts/0/edit", 405),
         ("/posts/99999999999/edit", 405),
     ],
