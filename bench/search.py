@@ -223,12 +223,19 @@ async def explain(engine: AsyncEngine, now: datetime, seed: int) -> dict[str, st
     async with engine.connect() as connection:
         top = int(await connection.scalar(text("SELECT max(id) FROM posts")) or 0) + 1
     plans: dict[str, str] = {}
-    for label, rank in (("common", WORDS["common word"][0]), ("rare", WORDS["rare word"][0])):
-        query = search.parse(words[rank - 1])
-        values = search.search_params(query, dialect)
-        values |= {"low": max(0, top - search.WINDOW_FIRST), "high": top}
-        title = f"{label} word {words[rank - 1]!r}, first window"
-        plans[title] = await plan(engine, search.window(dialect, query), values)
+    rare = words[WORDS["rare word"][0] - 1]
+    first, second = search.WINDOWS
+    shown = [
+        ("common", words[WORDS["common word"][0] - 1], "first window", top - first, top, False),
+        ("rare", rare, "first window", top - first, top, False),
+        ("rare", rare, "second window", top - first - second, top - first, False),
+        ("rare", rare, "older ids", 0, top - first - second, True),
+    ]
+    for label, word, where, low, high, rest in shown:
+        query = search.parse(word)
+        values = search.search_params(query, dialect) | {"low": max(0, low), "high": high}
+        title = f"{label} word {word!r}, {where}"
+        plans[title] = await plan(engine, search.window(dialect, query, rest=rest), values)
     window = {"since": now - timedelta(hours=tags.TRENDING_HOURS), "now": now}
     plans["trending tags"] = await plan(engine, tags.TRENDING, window)
     return plans

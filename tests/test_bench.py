@@ -117,7 +117,7 @@ async def test_seed_then_search_benchmark(empty_db):
     assert all(c["statements"] >= 1 and c["n"] == 2 for c in cases)
     people = [c for c in cases if c["kind"] == "people prefix"]
     assert [c["rows"] for c in people] == [5, 5, 0, 0]  # "u", "user1", "user12345", "nobody"
-    assert len(result["explain"]) == 3
+    assert len(result["explain"]) == 5
     assert search.report(result)
 
 

@@ -172,14 +172,13 @@ async def walk(session, query: search.Query) -> list[int]:
         cursor = page.next
 
 
-@pytest.mark.parametrize("first", [1, 3, 2_048])
+@pytest.mark.parametrize("windows", [(1, 2), (3, 5), (7,), (2_048, 32_768)])
 async def test_windows_find_every_match_newest_first_page_after_page(
-    session, make_user, make_post, monkeypatch, first
+    session, make_user, make_post, monkeypatch, windows
 ):
     """However the windows fall (one id, a few, all at once), every match comes once, newest
     first: common words, rare ones, and one match in the oldest post only."""
-    monkeypatch.setattr(search, "WINDOW_FIRST", first)
-    monkeypatch.setattr(search, "WINDOW_GROWTH", 2)
+    monkeypatch.setattr(search, "WINDOWS", windows)
     john = await make_user("john")
     ids = []
     for n in range(130):

@@ -6,11 +6,11 @@ parsed words, each quoted (websearch_to_tsquery on PostgreSQL, an FTS5 query on 
 input can be a syntax error. Both databases index the same words (app/models.py: SEARCH_DDL).
 
 Posts come newest first (by id: the order they were posted in) from a full-text index that
-cannot return them in that order. So the ids are searched in windows, newest first: the
-WINDOW_FIRST newest ids, then a window WINDOW_GROWTH times wider below it, and so on, until a
-page is full or the ids run out. A common word fills the page in the first window, reading a
-few hundred rows; a rare one costs one cheap index look-up per window (docs/architecture.md,
-"Search"; figures in docs/benchmarks.md).
+cannot return them in that order. So the ids are searched in windows, newest first (the
+WINDOWS newest ids, then those below them) and then, when the page is still not full, through
+the word index alone: a common word fills the page in the first window, reading a few dozen
+rows; a word too rare to have a page among the newest 34,816 posts has few matches in all,
+and the index hands them over (docs/architecture.md, "Search"; figures in docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -48,8 +48,8 @@ from app.queries.posts import FeedItem, page_of
 QUERY_MAX = 200  # characters of a query that are read
 PHRASES_MAX = 8  # words or phrases of each sign
 PEOPLE_MAX = 5
-WINDOW_FIRST = 2_048
-WINDOW_GROWTH = 16
+# The newest 2,048 ids, then the 32,768 below them; then all older ones, word index first.
+WINDOWS = (2_048, 32_768)
 TOP = "\U0010ffff"  # above every character of a name: the names starting with p are [p, p + TOP)
 
 # A word: a run of letters and digits (what both indexes' tokenizers keep; "_" and every other
@@ -168,27 +168,35 @@ def _websearch(query: str) -> Any:
     return func.websearch_to_tsquery(literal_column("'simple'::regconfig"), bindparam(query))
 
 
-def window_postgresql(include: bool, exclude: bool, author: bool) -> Select[Any]:
+def window_postgresql(include: bool, exclude: bool, author: bool, rest: bool) -> Select[Any]:
     """Ids of one window, newest first. PostgreSQL plans each window by the words' frequency
     (the generated column's statistics): a common word walks the primary key backwards and
-    stops after a page, a rare one reads its few matches from the GIN index."""
+    stops after a page, a rare one reads its few matches from the GIN index.
+
+    `rest`: every id below `high`, for words with less than a page among the newest posts.
+    Across millions of ids PostgreSQL would take a word it has no statistics for (any but the
+    few thousand commonest) for far commoner than it is and walk the primary key through
+    hundreds of thousands of rows (180 ms at 5 million posts); `id + 0` leaves it no primary
+    key to walk, only the word index, whose matches are few since the newest posts had few.
+    """
     search: ColumnClause[Any] = literal_column("posts.search")
-    conditions = [Post.id >= _low, Post.id < _high]
+    post_id = Post.id + literal_column("0") if rest and include else Post.id
+    conditions = [post_id >= _low, post_id < _high]
     if include:
         conditions.append(search.op("@@")(_websearch("match")))
     elif exclude:  # from:name alone, less some words
         conditions.append(~search.op("@@")(_websearch("unwanted")))
     if author:
         conditions.append(Post.author_id == _author)
-    return select(Post.id).where(*conditions).order_by(Post.id.desc()).limit(FETCH)
+    return select(Post.id).where(*conditions).order_by(post_id.desc()).limit(FETCH)
 
 
 _fts = table("posts_fts", column("rowid", Integer), column("posts_fts"))
 
 
-def window_sqlite(include: bool, exclude: bool, author: bool) -> Select[Any]:
+def window_sqlite(include: bool, exclude: bool, author: bool, rest: bool) -> Select[Any]:
     """Ids of one window, newest first: FTS5 reads its matches in descending rowid order
-    within the window's range."""
+    within the window's range (the rest of the ids alike)."""
     if not include:  # from:name alone, less some words
         conditions = [Post.id >= _low, Post.id < _high, Post.author_id == _author]
         if exclude:
@@ -206,14 +214,15 @@ def window_sqlite(include: bool, exclude: bool, author: bool) -> Select[Any]:
 
 
 @functools.cache
-def _window(dialect: str, include: bool, exclude: bool, author: bool) -> Select[Any]:
+def _window(dialect: str, include: bool, exclude: bool, author: bool, rest: bool) -> Select[Any]:
     """Built once per shape of query (app/queries/__init__.py says why)."""
-    return WINDOWS[dialect](include, exclude, author)
+    return WINDOW_STATEMENTS[dialect](include, exclude, author, rest)
 
 
-def window(dialect: str, query: Query) -> Select[Any]:
-    """The statement that finds one window's ids for this query."""
-    return _window(dialect, bool(query.include), bool(query.exclude), query.author is not None)
+def window(dialect: str, query: Query, *, rest: bool = False) -> Select[Any]:
+    """The statement that finds one window's ids for this query (`rest`: all older ids)."""
+    flags = bool(query.include), bool(query.exclude), query.author is not None
+    return _window(dialect, *flags, rest)
 
 
 def _quoted(phrases: tuple[str, ...], joiner: str) -> str:
@@ -235,7 +244,7 @@ def search_params(query: Query, dialect: str) -> dict[str, Any]:
     return params
 
 
-WINDOWS = {"postgresql": window_postgresql, "sqlite": window_sqlite}
+WINDOW_STATEMENTS = {"postgresql": window_postgresql, "sqlite": window_sqlite}
 # The page's posts, newest (highest id) first.
 BY_ID = (
     page_of(select(Post.id).where(Post.id.in_(bindparam("ids", expanding=True))).subquery("ids"))
@@ -251,17 +260,19 @@ async def search_posts(
     if not query.finds_posts:
         return Page([], None)
     dialect = dialect_of(session)
-    stmt, params = window(dialect, query), search_params(query, dialect)
+    params = search_params(query, dialect)
     run = _window_ids_planned_for_the_words if dialect == "postgresql" else _window_ids
     high = cursor.id
     if cursor == FIRST:
         high = (await session.scalar(select(func.max(Post.id))) or 0) + 1
     ids: list[int] = []
-    size = WINDOW_FIRST
-    while high > 0 and len(ids) <= PAGE_SIZE:
-        low = max(0, high - size)
+    for size in (*WINDOWS, None):  # None: every older id
+        if high <= 0 or len(ids) > PAGE_SIZE:
+            break
+        low = 0 if size is None else max(0, high - size)
+        stmt = window(dialect, query, rest=size is None)
         ids += await run(session, stmt, params | {"low": low, "high": high})
-        high, size = low, size * WINDOW_GROWTH
+        high = low
     if not ids:
         return Page([], None)
     shown = {"ids": ids[:PAGE_SIZE]}

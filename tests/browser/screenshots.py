@@ -40,7 +40,12 @@ POSTS = [
         420,
         "Reviewed 300 pages of flight code today. Found one typo. Proud of the team.",
     ),
-    ("linus", 300, "New boat, who dis. Sailing to the island on Saturday if the wind agrees."),
+    ("tim", 360, "My balcony #gardening project: three tomatoes and a lot of hope."),
+    (
+        "linus",
+        300,
+        "New boat, who dis. Sailing to the island on Saturday if the wind agrees. #sailing",
+    ),
     (
         "grace",
         190,
@@ -49,16 +54,21 @@ POSTS = [
     (
         "tim",
         130,
-        "Self-hosting your own small corner of the web is more fun than it has any right to be.",
+        "Self-hosting your own small corner of the web is more fun than it has any right to be. "
+        "#IndieWeb",
     ),
     (
         "margaret",
         75,
-        "Sunrise hike done before stand-up. Highly recommend.\nhttps://example.org/trails",
+        "Sunrise hike done before stand-up. Highly recommend. #hiking\nhttps://example.org/trails",
     ),
-    ("grace", 41, "Sourdough attempt #14: finally an ear! Thanks @ada for the starter."),
+    ("grace", 41, "Sourdough attempt #14: finally an ear! Thanks @ada for the starter. #bread"),
     ("linus", 18, "Small tools that do one thing well still win. Every time."),
-    ("ada", 6, "Planted the tomatoes, oiled the bicycle, wrote a tiny microblog. Good Sunday."),
+    (
+        "ada",
+        6,
+        "Planted the tomatoes, oiled the bicycle, wrote a tiny microblog. Good Sunday. #Gardening",
+    ),
 ]
 COMMENTS = [
     ("grace", "A perfect Sunday. Send tomatoes when they are ready!"),
@@ -146,6 +156,16 @@ async def shoot(browser: Browser, server: Server, folder: Path, data: dict[str, 
     await light.wait_for_selector("#messages .flash-error")
     await light.screenshot(path=folder / "error-toast.png")
     print(f"wrote {folder / 'error-toast.png'}")
+
+    # Explore with the trending tags; a search typed in the box, its results in place.
+    await save(light, "/explore", "explore.png")
+    await light.goto(server.url + "/")
+    await light.keyboard.press("/")
+    await light.keyboard.type("gardening")
+    await light.wait_for_url("**/search?q=gardening")
+    await light.wait_for_selector("#search-posts article.post")
+    await light.screenshot(path=folder / "search.png")
+    print(f"wrote {folder / 'search.png'}")
 
     # A first run: an empty timeline with people to follow.
     newcomer = await page_for("light", user="newcomer")
