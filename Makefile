@@ -63,7 +63,8 @@ test: lint vnu
 screenshots: $(BIN)/.dev-installed
 	$(BIN)/python -m tests.browser.screenshots docs/screenshots
 
-# Benchmarks (docs/benchmarks.md): small dataset on SQLite and PostgreSQL, query + HTTP benchmarks.
+# Benchmarks (docs/benchmarks.md): small dataset on SQLite and PostgreSQL, query (timeline,
+# search) + HTTP benchmarks.
 # The HTTP benchmark needs PostgreSQL (BENCH_PG: created if missing, replaced if present) and wrk.
 BENCH_SQLITE ?= sqlite+aiosqlite:///$(CURDIR)/bench/results/bench.db
 BENCH_PG ?= postgresql+asyncpg://postgres@127.0.0.1:5432/warble_bench_small
@@ -72,8 +73,10 @@ bench: $(BIN)/.dev-installed
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.seed --url "$(BENCH_SQLITE)" --reset
 	$(BIN)/python -m bench.timeline --url "$(BENCH_SQLITE)" --rounds 50 --slow-rounds 1 --save timeline-sqlite-small
+	$(BIN)/python -m bench.search --url "$(BENCH_SQLITE)" --rounds 50 --save search-sqlite-small
 	$(BIN)/python -m bench.seed --url "$(BENCH_PG)" --reset
 	$(BIN)/python -m bench.timeline --url "$(BENCH_PG)" --rounds 50 --slow-rounds 1 --save timeline-pg-small
+	$(BIN)/python -m bench.search --url "$(BENCH_PG)" --rounds 50 --save search-pg-small
 	$(BIN)/python -m bench.pages --url "$(BENCH_PG)" --seconds 3 --reps 2 --save pages-pg-small
 
 clean:
