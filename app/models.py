@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DDL, CheckConstraint, ForeignKey, Index, String, Text, event, func, text
+from sqlalchemy import (
+    DDL,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    event,
+    func,
+    text,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import utcnow
@@ -15,6 +26,8 @@ from app.text import TAG_MAX
 USERNAME_MIN, USERNAME_MAX = 3, 30
 ABOUT_MAX = 280
 EMAIL_MAX = 254
+ROLES = ("user", "moderator", "admin")  # in order of power; app/moderation.py decides with them
+SIGNUP_REASON_MAX = 500
 
 
 class User(Base):
@@ -30,6 +43,13 @@ class User(Base):
     about_me: Mapped[str] = mapped_column(Text, default="", server_default="")
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Moderation (docs/moderation.md). role: one of ROLES. approved: false while an account
+    # made under REGISTRATION=approval waits for a moderator (it cannot log in), with the
+    # applicant's reason. suspended_at: set while suspended (cannot log in, content hidden).
+    role: Mapped[str] = mapped_column(String(20), default="user", server_default="user")
+    approved: Mapped[bool] = mapped_column(default=True, server_default=true())
+    signup_reason: Mapped[str | None] = mapped_column(Text)
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         # "Susan" and "susan" are the same person: uniqueness ignores case.
@@ -37,6 +57,26 @@ class User(Base):
         Index("ix_users_email_normalized", email_normalized, unique=True),
         CheckConstraint(
             f"length(username) BETWEEN {USERNAME_MIN} AND {USERNAME_MAX}", name="username_length"
+        ),
+        # The few accounts that are suspended, waiting, or moderate: what /admin and the
+        # visibility rules read, without scanning everyone.
+        Index(
+            "ix_users_suspended_at",
+            "suspended_at",
+            postgresql_where=text("suspended_at IS NOT NULL"),
+            sqlite_where=text("suspended_at IS NOT NULL"),
+        ),
+        Index(
+            "ix_users_waiting",
+            "created_at",
+            postgresql_where=text("NOT approved"),
+            sqlite_where=text("NOT approved"),
+        ),
+        Index(
+            "ix_users_staff",
+            "role",
+            postgresql_where=text("role <> 'user'"),
+            sqlite_where=text("role <> 'user'"),
         ),
     )
 
@@ -264,11 +304,13 @@ class Notification(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(20))  # follow, comment, mention, like
+    kind: Mapped[str] = mapped_column(String(20))  # follow, comment, mention, like, report, signup
     actor_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     # What it is about; deleting the post or comment deletes its notifications.
     post_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
     comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))
+    # kind "report": the report a moderator is told about (kind "signup": the actor waits).
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A follow that was undone: hidden and not counted. Following again within the hour
@@ -304,6 +346,7 @@ class Notification(Base):
             sqlite_where=text("kind = 'like' AND withdrawn_at IS NULL"),
         ),
         Index("ix_notifications_comment_id", "comment_id"),
+        Index("ix_notifications_report_id", "report_id"),
     )
 
 
@@ -325,3 +368,140 @@ class Event(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (Index("ix_events_created_at", "created_at"),)
+
+
+class Block(Base):
+    """blocker_id blocks blocked_id: neither sees the other's posts or comments, and the
+    blocked one cannot follow, comment on, like or mention the blocker (app/visibility.py)."""
+
+    __tablename__ = "blocks"
+
+    blocker_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    blocked_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("blocker_id <> blocked_id", name="not_self"),
+        # "Who blocks X?": the other direction of the visibility rule, and the cascade.
+        Index("ix_blocks_blocked_id_blocker_id", "blocked_id", "blocker_id"),
+    )
+
+
+class Mute(Base):
+    """muter_id mutes muted_id: the muted one's posts and comments leave the muter's timelines
+    and notifications; the muted one notices nothing."""
+
+    __tablename__ = "mutes"
+
+    muter_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    muted_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("muter_id <> muted_id", name="not_self"),
+        Index("ix_mutes_muted_id", "muted_id"),
+    )
+
+
+REPORT_REASONS = ("spam", "abuse", "illegal", "other")
+REPORT_COMMENT_MAX = 1000
+
+
+class Report(Base):
+    """Someone asks the moderators to look at an account, or at one of its posts or comments.
+    Open until a moderator resolves it (dismissed, or the action they took)."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # The reported account: the author, for a post or a comment.
+    account_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # Gone with what they name; the report stays, and the moderation log keeps the text.
+    post_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id", ondelete="SET NULL"))
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="SET NULL"))
+    reason: Mapped[str] = mapped_column(String(20))  # one of REPORT_REASONS
+    comment: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    resolution: Mapped[str | None] = mapped_column(String(20))  # dismissed, or an action
+
+    reporter: Mapped[User | None] = relationship(foreign_keys=[reporter_id], lazy="raise")
+    account: Mapped[User] = relationship(foreign_keys=[account_id], lazy="raise", innerjoin=True)
+
+    __table_args__ = (
+        # The open reports, oldest first (/admin).
+        Index(
+            "ix_reports_open",
+            "created_at",
+            "id",
+            postgresql_where=text("resolved_at IS NULL"),
+            sqlite_where=text("resolved_at IS NULL"),
+        ),
+        Index("ix_reports_account_id", "account_id"),
+        Index("ix_reports_reporter_id", "reporter_id"),
+        Index("ix_reports_post_id", "post_id"),
+        Index("ix_reports_comment_id", "comment_id"),
+        Index("ix_reports_resolved_by_id", "resolved_by_id"),
+        CheckConstraint(f"length(comment) <= {REPORT_COMMENT_MAX}", name="comment_length"),
+    )
+
+
+class ModerationAction(Base):
+    """The moderation log (/admin/log): who did what to whom, when and why. Names and text are
+    copied, so the line still reads after the account or post is deleted."""
+
+    __tablename__ = "moderation_actions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    moderator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    moderator_name: Mapped[str] = mapped_column(String(USERNAME_MAX))  # or "command line"
+    # dismiss, delete_post, delete_comment, suspend, unsuspend, delete_account, approve,
+    # reject, role
+    action: Mapped[str] = mapped_column(String(30))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    account_name: Mapped[str] = mapped_column(String(USERNAME_MAX))
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id", ondelete="SET NULL"))
+    detail: Mapped[str] = mapped_column(Text, default="", server_default="")  # e.g. the text
+    reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_moderation_actions_created_at_id", created_at.desc(), id.desc()),
+        Index("ix_moderation_actions_moderator_id", "moderator_id"),
+        Index("ix_moderation_actions_account_id", "account_id"),
+        Index("ix_moderation_actions_report_id", "report_id"),
+    )
+
+
+INVITE_CODE_LENGTH = 12
+
+
+class Invite(Base):
+    """A sign-up code for REGISTRATION=invite: its link works max_uses times (None: no
+    limit) until expires_at (None: never)."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32))
+    creator_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    max_uses: Mapped[int | None]
+    uses: Mapped[int] = mapped_column(default=0, server_default="0")
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_invites_code", "code", unique=True),
+        Index("ix_invites_creator_id_created_at", "creator_id", created_at.desc()),
+        CheckConstraint("max_uses IS NULL OR max_uses > 0", name="max_uses_positive"),
+    )

@@ -417,3 +417,93 @@ async def test_0007_from_0006_tags_and_indexes_the_posts_there_are_and_goes_back
     await migrate(empty_db, command.upgrade, "head")
     [found] = await execute(empty_db, found_by_search("coffee", empty_db.backend))
     assert found == [(3,)]
+
+
+async def test_0008_from_0007_moderation_keeps_every_account_a_user_and_goes_back(empty_db):
+    await migrate(empty_db, command.upgrade, "0007")
+    await execute(
+        empty_db,
+        SUSAN_AND_JOHN,
+        "INSERT INTO posts (author_id, body, created_at) VALUES (1, 'hi', CURRENT_TIMESTAMP)",
+        "INSERT INTO notifications (recipient_id, kind, actor_id, post_id, created_at) "
+        "VALUES (1, 'like', 2, 1, '2026-01-01 10:00:00'), (1, 'follow', 2, NULL, "
+        "'2026-01-02 10:00:00')",
+    )
+    await migrate(empty_db, command.upgrade, "0008")
+    [users, notes] = await execute(
+        empty_db,
+        "SELECT username, role, approved, signup_reason, suspended_at FROM users ORDER BY id",
+        "SELECT kind, report_id FROM notifications ORDER BY id",
+    )
+    assert users == [("susan", "user", True, None, None), ("john", "user", True, None, None)]
+    assert notes == [("like", None), ("follow", None)]
+
+    await execute(
+        empty_db,
+        "INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES (1, 2, CURRENT_TIMESTAMP)",
+        "INSERT INTO mutes (muter_id, muted_id, created_at) VALUES (2, 1, CURRENT_TIMESTAMP)",
+        "INSERT INTO reports (reporter_id, account_id, post_id, reason, created_at) "
+        "VALUES (2, 1, 1, 'spam', CURRENT_TIMESTAMP)",
+        "INSERT INTO notifications (recipient_id, kind, actor_id, report_id, created_at) "
+        "VALUES (1, 'report', 2, 1, CURRENT_TIMESTAMP)",
+        "INSERT INTO moderation_actions (moderator_name, action, account_id, account_name, "
+        "report_id, created_at) VALUES ('susan', 'dismiss', 1, 'susan', 1, CURRENT_TIMESTAMP)",
+        "INSERT INTO invites (code, creator_id, max_uses, created_at) "
+        "VALUES ('abc', 1, 5, CURRENT_TIMESTAMP)",
+    )
+    for refused in (
+        "INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES (1, 1, CURRENT_TIMESTAMP)",
+        "INSERT INTO mutes (muter_id, muted_id, created_at) VALUES (2, 1, CURRENT_TIMESTAMP)",
+        "INSERT INTO invites (code, creator_id, created_at) VALUES ('abc', 2, CURRENT_TIMESTAMP)",
+        "INSERT INTO invites (code, creator_id, max_uses, created_at) "
+        "VALUES ('x', 2, 0, CURRENT_TIMESTAMP)",
+    ):
+        try:
+            await execute(empty_db, refused)
+        except Exception as error:  # IntegrityError, wrapped differently per driver
+            assert "unique" in str(error).lower() or "check" in str(error).lower()
+        else:
+            raise AssertionError(f"accepted: {refused[:60]}")
+
+    # Deleting the post keeps its report; deleting the reported account takes the report,
+    # its notification and its block, mute and invite, and keeps the log's line.
+    engine = empty_db.engine()  # foreign keys on, as the app runs
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("DELETE FROM posts WHERE id = 1"))
+            assert (await connection.execute(text("SELECT post_id FROM reports"))).all() == [
+                (None,)
+            ]
+            await connection.execute(text("DELETE FROM users WHERE id = 1"))
+    finally:
+        await engine.dispose()
+    [left] = await execute(
+        empty_db,
+        "SELECT (SELECT count(*) FROM reports) + (SELECT count(*) FROM blocks) "
+        "+ (SELECT count(*) FROM mutes) + (SELECT count(*) FROM invites) "
+        "+ (SELECT count(*) FROM notifications WHERE kind = 'report'), "
+        "(SELECT account_name FROM moderation_actions WHERE account_id IS NULL)",
+    )
+    assert left == [(0, "susan")]
+
+    await migrate(empty_db, command.downgrade, "0007")
+    gone = {"blocks", "mutes", "reports", "moderation_actions", "invites"}
+    assert gone.isdisjoint(await inspect_db(empty_db, tables))
+    assert {"role", "approved", "suspended_at"}.isdisjoint(
+        await inspect_db(empty_db, columns("users"))
+    )
+    assert "report_id" not in await inspect_db(empty_db, columns("notifications"))
+    [users, notes] = await execute(
+        empty_db,
+        "SELECT username FROM users",
+        "SELECT kind FROM notifications ORDER BY created_at DESC, id DESC",
+    )
+    assert users == [("john",)] and notes == []
+    await migrate(empty_db, command.upgrade, "head")
+    if empty_db.backend == "sqlite":  # the rebuild of notifications keeps its page order
+        [[(sql,)]] = await execute(
+            empty_db,
+            "SELECT sql FROM sqlite_master "
+            "WHERE name = 'ix_notifications_recipient_id_created_at_id'",
+        )
+        assert "created_at DESC, id DESC" in sql
