@@ -298,3 +298,30 @@ async def mark_read(session: AsyncSession, user_id: int, ids: list[int], now: da
     if changed:
         await events.publish(session, "read", user_id=user_id)
     return changed
+
+
+async def cursor_of(session: AsyncSession, user_id: int, notification_id: int) -> Cursor | None:
+    """Where a page after one of the user's notifications starts (API paging by id)."""
+    stmt = select(Notification.created_at).where(
+        Notification.id == notification_id, Notification.recipient_id == user_id
+    )
+    at = await session.scalar(stmt)
+    return None if at is None else Cursor(at, notification_id)
+
+
+async def dismiss(session: AsyncSession, user_id: int, notification_id: int) -> bool:
+    """Delete one of the user's notifications; False when it is not theirs (or gone)."""
+    stmt = (
+        delete(Notification)
+        .where(Notification.id == notification_id, Notification.recipient_id == user_id)
+        .returning(Notification.id)
+    )
+    if (await session.execute(stmt)).first() is None:
+        return False
+    await events.publish(session, "read", user_id=user_id)
+    return True
+
+
+async def clear(session: AsyncSession, user_id: int) -> None:
+    await session.execute(delete(Notification).where(Notification.recipient_id == user_id))
+    await events.publish(session, "read", user_id=user_id)
