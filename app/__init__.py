@@ -45,6 +45,7 @@ def _register_blueprints(app: Quart) -> None:
     from app.blueprints import (
         accounts,
         apps,
+        atom,
         avatars,
         edits,
         likes,
@@ -59,7 +60,7 @@ def _register_blueprints(app: Quart) -> None:
 
     blueprints = (
         *(accounts, avatars, live, notifications, timeline, posts, likes, edits, users),
-        *(tags, search, apps),
+        *(tags, search, apps, atom),
     )
     for blueprint in (module.bp for module in blueprints):
         app.register_blueprint(blueprint)

@@ -18,7 +18,7 @@ from app.api.auth import user_with, viewer_with
 from app.api.load import context_for
 from app.db import read_session, write_session
 from app.models import User
-from app.pagination import FIRST, Cursor
+from app.pagination import FIRST, MAX_ID, Cursor
 from app.queries import follows, posts, users
 from app.queries.follows import Person
 from app.queries.posts import FeedItem
@@ -68,7 +68,8 @@ def local_name(acct: str) -> str | None:
 async def relationships() -> ResponseReturnValue:
     me = await user_with("read:follows")
     raw = request.args.getlist("id[]") or request.args.getlist("id")
-    ids = [int(v) for v in raw[:RELATIONSHIPS_MAX] if v.isascii() and v.isdigit() and len(v) < 11]
+    digits = [v for v in raw[:RELATIONSHIPS_MAX] if v.isascii() and v.isdigit() and len(v) < 11]
+    ids = [int(v) for v in digits if int(v) <= MAX_ID]  # others are nobody
     wanted = set(ids)
     session = read_session()
     following = await follows.followed_among(session, me.id, wanted)

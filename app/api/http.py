@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlencode
 
 from quart import current_app, request
-from werkzeug.exceptions import BadRequest, HTTPException, UnprocessableEntity
+from werkzeug.exceptions import BadRequest, HTTPException, NotFound, UnprocessableEntity
 
 from app.pagination import MAX_ID, Cursor, InvalidCursor, Page, decode
 
@@ -87,10 +87,8 @@ def record_id(raw: Any, what: str = "Record") -> int:
     return value
 
 
-def raise_not_found(what: str = "Record") -> Any:
-    from werkzeug.exceptions import NotFound
-
-    raise NotFound(f"{what} not found" if what != "Record" else "Record not found")
+def raise_not_found(what: str = "Record") -> NoReturn:
+    raise NotFound(f"{what} not found")
 
 
 @dataclass(frozen=True)
@@ -128,7 +126,6 @@ async def cursor_of(
     found = await lookup(record_id(raw))
     if found is None:
         raise_not_found()
-    assert found is not None
     return found
 
 

@@ -31,7 +31,7 @@ def _common() -> dict[str, Any]:
         "domain": urlsplit(config["BASE_URL"]).netloc,
         "title": "Warble",
         "version": f"{MASTODON_VERSION} (compatible; Warble {warble_version()})",
-        "source_url": "https://github.com/",
+        "source_url": config["BASE_URL"],
         "description": "A self-hosted microblog.",
         "languages": ["en"],
         "rules": [],

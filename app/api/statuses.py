@@ -56,6 +56,8 @@ def _body(found: http.Params) -> str:
         raise UnprocessableEntity("Warble posts have no media")
     if found.get("poll"):
         raise UnprocessableEntity("Warble posts have no polls")
+    if found.get("scheduled_at"):
+        raise UnprocessableEntity("Warble has no scheduled posts")
     visibility = http.text(found, "visibility") or "public"
     if visibility not in VISIBILITIES:
         raise UnprocessableEntity("Every Warble post is public (visibility: public)")
