@@ -45,7 +45,7 @@ class Feed:
 
 
 def _stamp(when: datetime) -> str:
-    return when.isoformat(timespec="seconds")
+    return when.isoformat(timespec="milliseconds")
 
 
 async def _entries(items: list[FeedItem]) -> list[Entry]:
