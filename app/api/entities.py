@@ -31,7 +31,8 @@ def iso(when: datetime | None) -> str | None:
 
 def absolute(path: str) -> str:
     """An absolute URL on BASE_URL: never on the request's Host header."""
-    return current_app.config["BASE_URL"] + path
+    base: str = current_app.config["BASE_URL"]
+    return base + path
 
 
 def profile_url(name: str) -> str:

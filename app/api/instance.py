@@ -39,7 +39,7 @@ def _common() -> dict[str, Any]:
     }
 
 
-_configuration = {
+_configuration: dict[str, dict[str, Any]] = {
     "statuses": {
         "max_characters": POST_MAX,
         "max_media_attachments": 0,

@@ -43,6 +43,7 @@ KNOWN = frozenset(
     | {f"read:{name}" for name in READ}
     | {f"write:{name}" for name in WRITE}
 )
+ORDER = {name: n for n, name in enumerate(("read", "write", "follow", "push", "profile"))}
 DEFAULT = "read"  # what an app that names no scopes gets, as on Mastodon
 MAX_LENGTH = 255
 
@@ -77,4 +78,4 @@ def covers_all(granted: frozenset[str], asked: frozenset[str]) -> bool:
 
 def text(scopes: frozenset[str]) -> str:
     """The space-separated form the database and the answers hold, in a stable order."""
-    return " ".join(sorted(scopes, key=lambda s: (":" in s, s)))
+    return " ".join(sorted(scopes, key=lambda s: (ORDER.get(s, len(ORDER)), s)))
