@@ -498,3 +498,109 @@ async def test_bad_input_is_4xx_json_never_500(client, make_user, make_token):
         headers=bearer(token) | {"Content-Type": "application/json"},
     )
     assert garbled.status_code == 400 and "error" in await garbled.get_json()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/timelines/home",
+        "/api/v1/timelines/public",
+        "/api/v1/accounts/{alice}/statuses",
+        "/api/v1/timelines/tag/tea",
+        "/api/v1/notifications",
+    ],
+)
+async def test_an_api_page_costs_the_same_statements_whatever_its_length(
+    app, client, make_user, make_token, session, path
+):
+    from sqlalchemy import event
+
+    from app.queries import follows
+    from app.queries import posts as post_queries
+    from tests.test_timeline import StatementCounter
+
+    alice, bob = await make_user("alice"), await make_user("bob")
+    token = await make_token(alice)
+    path = path.format(alice=alice.id)
+
+    async def statements() -> int:
+        counter = StatementCounter()
+        engine = app.app.extensions["db_engine"].sync_engine
+        event.listen(engine, "before_cursor_execute", counter)
+        try:
+            answer = await api(client, "GET", path, token)
+            assert answer.status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", counter)
+        return counter.count
+
+    async def post(author: User, words: str) -> None:
+        await post_queries.create_post(session, author, words)
+        await session.commit()
+
+    await follows.follow(session, alice.id, bob.id)
+    await post(alice, "one #tea @bob")
+    await post(bob, "hi @alice")
+    await api(client, "GET", path, token)  # the token's first use notes last_used_at
+    few = await statements()
+    for n in range(25):
+        await post(alice, f"more {n} #tea @bob")
+        await post(bob, f"and {n} @alice #tea")
+    assert await statements() == few
+    assert few <= 6
+
+
+async def test_app_tokens_and_narrow_scopes_are_refused_where_they_do_not_reach(
+    client, make_user, make_token
+):
+    alice = await make_user("alice")
+    app_only = await make_token(None, "read write")
+    reader = await make_token(alice, "read:statuses")
+    for method, path, token, status in [
+        ("GET", "/api/v1/timelines/home", app_only, 401),
+        ("POST", "/api/v1/statuses", app_only, 401),
+        ("GET", "/api/v1/notifications", reader, 403),
+        ("POST", f"/api/v1/accounts/{alice.id}/follow", reader, 403),
+        ("GET", "/api/v1/accounts/relationships?id[]=1", reader, 403),
+        ("POST", "/api/v1/statuses/1/favourite", reader, 403),
+        ("POST", "/api/v1/notifications/clear", reader, 403),
+        ("GET", "/api/v1/accounts/verify_credentials", reader, 403),
+        ("GET", "/api/v2/search?q=alice", reader, 403),
+    ]:
+        answer = await api(client, method, path, token)
+        assert (answer.status_code, path) == (status, path)
+        assert "error" in await answer.get_json()
+
+
+MORE_BAD_INPUT = [
+    ("GET", "/api/v1/accounts/999999/followers"),
+    ("GET", "/api/v1/accounts/999999/following"),
+    ("GET", "/api/v1/accounts/999999/statuses"),
+    ("GET", "/api/v1/statuses/999999/history"),
+    ("GET", "/api/v1/statuses/999999/favourited_by"),
+    ("GET", "/api/v1/statuses/999999/source"),
+    ("PUT", "/api/v1/statuses/999999"),
+    ("POST", "/api/v1/statuses/999999/unfavourite"),
+    ("POST", "/api/v1/accounts/999999/unfollow"),
+    ("GET", "/api/v1/notifications/999999"),
+    ("GET", "/api/v1/statuses/c1"),
+    ("GET", "/api/v1/accounts/relationships/extra"),
+]
+
+
+async def test_unknown_ids_everywhere_are_404_json(client, make_user, make_token):
+    token = await make_token(await make_user("alice"))
+    for method, path in MORE_BAD_INPUT:
+        answer = await api(client, method, path, token, json={"status": "x"})
+        assert (answer.status_code, path) == (404, path)
+        assert "error" in await answer.get_json()
+    for path in (
+        "/api/v1/accounts/1/followers?max_id=5",
+        "/api/v1/accounts/relationships?id[]=99999999999&id[]=x",
+        "/api/v1/timelines/public?limit=0",
+        "/api/v1/timelines/public?local=maybe",
+        "/api/v2/search?q=%00%22",
+    ):
+        answer = await api(client, "GET", path, token)
+        assert answer.status_code < 500, path
+        assert answer.headers["Content-Type"] == "application/json", path
