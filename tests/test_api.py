@@ -604,3 +604,28 @@ async def test_unknown_ids_everywhere_are_404_json(client, make_user, make_token
         answer = await api(client, "GET", path, token)
         assert answer.status_code < 500, path
         assert answer.headers["Content-Type"] == "application/json", path
+
+
+async def test_nul_and_lone_surrogates_never_reach_the_database(client, make_user, make_token):
+    token = await make_token(await make_user("alice"))
+    await client.login(await make_user("bob"))
+    for path, status in (
+        ("/api/v1/accounts/lookup?acct=%00", 404),
+        ("/api/v2/search?q=%00%22", 200),
+        ("/oauth/authorize?client_id=%00&redirect_uri=x", 400),
+    ):
+        answer = await api(client, "GET", path, token)
+        assert (answer.status_code, path) == (status, path)
+    for payload in (
+        {"client_name": "x\x00", "redirect_uris": OOB},
+        {"client_name": "x", "redirect_uris": "https://a.example/\x00"},
+    ):
+        answer = await client.raw.post("/api/v1/apps", form=payload)
+        assert answer.status_code == 422, payload
+    lone = b'{"client_name": "x", "redirect_uris": "%s", "website": "\\ud800"}' % OOB.encode()
+    answer = await client.raw.post(
+        "/api/v1/apps", data=lone, headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code == 422
+    posted = await api(client, "POST", "/api/v1/statuses", token, form={"status": "a\x00b"})
+    assert posted.status_code == 422

@@ -13,6 +13,7 @@ from quart.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import Forbidden, NotFound, UnprocessableEntity
 
+from app import accounts
 from app.api import entities, http
 from app.api.auth import user_with, viewer_with
 from app.api.load import context_for
@@ -57,11 +58,12 @@ async def lookup() -> ResponseReturnValue:
 
 
 def local_name(acct: str) -> str | None:
-    """`name`, `@name` or `name@this.domain` → name; an account elsewhere → None."""
+    """`name`, `@name` or `name@this.domain` → name; an account elsewhere, or a name nobody
+    can have, → None (and no query)."""
     name, _, domain = acct.strip().removeprefix("@").partition("@")
     if domain and domain.lower() != urlsplit(current_app.config["BASE_URL"]).netloc.lower():
         return None
-    return name if 0 < len(name) <= 100 else None
+    return name if accounts.username_error(name) is None else None  # else nobody's
 
 
 @bp.get("/api/v1/accounts/relationships")

@@ -3,6 +3,7 @@ max_id / since_id / min_id / limit with a Link header, and JSON errors."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
@@ -15,6 +16,7 @@ from app.pagination import MAX_ID, Cursor, InvalidCursor, Page, decode
 
 T = TypeVar("T")
 LIMIT_DEFAULT, LIMIT_MAX = 20, 40
+NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
 Params = dict[str, Any]
 
 
@@ -60,9 +62,14 @@ def _merge(into: Params, pairs: Any) -> None:
 def text(found: Params, name: str, default: str | None = None) -> str | None:
     """A string parameter; anything else (a number, a list) is a 422."""
     value = found.get(name, default)
-    if value is None or isinstance(value, str):
+    if value is None:
         return value
-    raise UnprocessableEntity(f"{name} must be a string")
+    if not isinstance(value, str):
+        raise UnprocessableEntity(f"{name} must be a string")
+    if NOT_TEXT.search(value):
+        # PostgreSQL refuses NUL in text and a lone surrogate does not encode: never stored.
+        raise UnprocessableEntity(f"{name} holds characters that are not text")
+    return value
 
 
 def flag(found: Params, name: str) -> bool:

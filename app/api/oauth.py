@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -32,14 +33,15 @@ from app.web import render_template
 bp = Blueprint("oauth", __name__)
 OOB = "urn:ietf:wg:oauth:2.0:oob"
 CODE_LIFETIME = timedelta(minutes=10)
-CHALLENGE_MAX = 128
+CHALLENGE = re.compile("[A-Za-z0-9_-]{43,128}")  # base64url of a SHA-256 (RFC 7636)
+URI = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no spaces: what a URI is made of
 
 
 def _redirect_uris(raw: Any) -> list[str]:
     """One or more redirect URIs (a list, or one per line): the out-of-band one, or absolute
     URIs of any scheme but those a browser would run (apps use their own, e.g. `toot://`)."""
     found = raw if isinstance(raw, list) else (raw.split() if isinstance(raw, str) else None)
-    if not found or not all(isinstance(uri, str) for uri in found):
+    if not found or not all(isinstance(uri, str) and URI.fullmatch(uri) for uri in found):
         raise UnprocessableEntity("redirect_uris must be one or more URIs")
     if sum(len(uri) for uri in found) > REDIRECT_URIS_MAX:
         raise UnprocessableEntity("redirect_uris is too long")
@@ -103,12 +105,12 @@ async def _request_of(args: Any) -> tuple[OAuthApp, dict[str, str], frozenset[st
     its form send the same ones); junk extra parameters are ignored."""
     app = None
     client_id = args.get("client_id", "")
-    if client_id and len(client_id) <= 64:
+    if client_id and len(client_id) <= 64 and client_id.isascii() and client_id.isprintable():
         app = await oauth.app_by_client_id(read_session(), client_id)
     if app is None:
         raise Refused("This app is not registered here (unknown client_id).")
     redirect_uri = args.get("redirect_uri", "")
-    if redirect_uri not in app.redirect_uris.split("\n"):
+    if not redirect_uri or redirect_uri not in app.redirect_uris.split("\n"):
         raise Refused("The app asked to return to an address it did not register.")
     if args.get("response_type", "code") != "code":
         raise Refused("Only response_type=code is supported.")
@@ -117,7 +119,7 @@ async def _request_of(args: Any) -> tuple[OAuthApp, dict[str, str], frozenset[st
         raise Refused("The app asked for scopes it did not register.")
     challenge = args.get("code_challenge", "")
     method = args.get("code_challenge_method", "S256" if challenge else "")
-    if challenge and (method != "S256" or len(challenge) > CHALLENGE_MAX):
+    if challenge and (method != "S256" or not CHALLENGE.fullmatch(challenge)):
         raise Refused("Only PKCE code challenges with code_challenge_method=S256 are supported.")
     fields = {
         "client_id": client_id,
@@ -202,7 +204,7 @@ async def _client(found: dict[str, Any]) -> OAuthApp | None:
     if request.authorization is not None and request.authorization.type == "basic":
         client_id = request.authorization.username
         secret = request.authorization.password
-    if not client_id or not secret or len(client_id) > 64:
+    if not client_id or not secret or len(client_id) > 64 or not client_id.isascii():
         return None
     app = await oauth.app_by_client_id(read_session(), client_id)
     if app is None or not hmac.compare_digest(app.client_secret_hash, digest(secret)):

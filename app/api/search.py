@@ -20,6 +20,7 @@ from app.api.auth import viewer_with
 from app.api.load import context_for
 from app.db import read_session
 from app.queries import search, tags, users
+from app.text import clean
 
 bp = Blueprint("api_search", __name__)
 TYPES = ("accounts", "hashtags", "statuses")
@@ -28,7 +29,7 @@ TYPES = ("accounts", "hashtags", "statuses")
 @bp.get("/api/v2/search")
 async def search_v2() -> ResponseReturnValue:
     viewer = await viewer_with("read:search")
-    q = request.args.get("q", "")
+    q = clean(request.args.get("q", ""))  # no NUL or lone surrogate reaches a query
     kind = request.args.get("type") or None
     if kind is not None and kind not in TYPES:
         raise UnprocessableEntity(f"type must be one of {', '.join(TYPES)}")
