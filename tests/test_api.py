@@ -629,3 +629,43 @@ async def test_nul_and_lone_surrogates_never_reach_the_database(client, make_use
     assert answer.status_code == 422
     posted = await api(client, "POST", "/api/v1/statuses", token, form={"status": "a\x00b"})
     assert posted.status_code == 422
+
+
+async def test_the_same_idempotency_key_at_once_makes_one_post(
+    make_app, make_user, make_token, count_rows
+):
+    import asyncio
+
+    app = await make_app()
+    client = Client(app.test_client())
+    token = await make_token(await make_user("alice"))
+    headers = {"Idempotency-Key": "same"}
+    answers = await asyncio.gather(
+        *(
+            api(client, "POST", "/api/v1/statuses", token, form={"status": "x"}, headers=headers)
+            for _ in range(4)
+        )
+    )
+    ids = {(await answer.get_json())["id"] for answer in answers}
+    assert [answer.status_code for answer in answers] == [200] * 4
+    assert len(ids) == 1 and await count_rows(Post) == 1
+
+
+async def test_absolute_urls_come_from_base_url_never_the_host_header(
+    make_app, make_user, make_token
+):
+    app = await make_app(BASE_URL="https://warble.example.org")
+    client = Client(app.test_client())
+    alice = await make_user("alice")
+    token = await make_token(alice)
+    headers = {"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
+    posted = await api(client, "POST", "/api/v1/statuses", token, json={"status": "hi"})
+    status_id = (await posted.get_json())["id"]
+    answer = await api(client, "GET", "/api/v1/timelines/public?limit=1", token, headers=headers)
+    [status] = await answer.get_json()
+    assert status["url"] == f"https://warble.example.org/posts/{status_id}"
+    assert status["account"]["url"] == "https://warble.example.org/user/alice"
+    assert "evil" not in answer.headers.get("Link", "") and "evil" not in str(status)
+    feed = await client.get("/user/alice/feed.atom", headers=headers)
+    assert "evil" not in await body(feed)
+    assert "https://warble.example.org/posts/" in await body(feed)

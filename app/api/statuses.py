@@ -76,10 +76,17 @@ async def create() -> ResponseReturnValue:
     now = utcnow()
     if key and (done := await idempotency.post_of(session, me.id, key, now)) is not None:
         return await status_json(await item_or_404(done, me))
-    post = await posts.create_post(session, me, body)
-    if key:
-        await idempotency.remember(session, me.id, key, post.id, now)
-    await session.commit()
+    try:
+        post = await posts.create_post(session, me, body)
+        if key:
+            await idempotency.remember(session, me.id, key, post.id, now)
+        await session.commit()
+    except IntegrityError:  # the same key at the same time: the other request's post stands
+        await session.rollback()
+        done = await idempotency.post_of(session, me.id, key, now) if key else None
+        if done is None:
+            raise
+        return await status_json(await item_or_404(done, me))
     return await status_json(await item_or_404(post.id, me))
 
 
