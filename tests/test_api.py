@@ -327,6 +327,13 @@ async def test_limit_and_max_id_since_id_by_status_id(client, make_user, make_po
     assert [s["id"] for s in await older.get_json()] == [str(p.id) for p in reversed(posts[:10])]
     newer = await api(client, "GET", f"/api/v1/timelines/public?since_id={posts[45].id}", token)
     assert [s["id"] for s in await newer.get_json()] == [str(p.id) for p in reversed(posts[46:])]
+    for timeline in ("public", "home", "tag/nothing"):
+        path = f"/api/v1/timelines/{timeline}?min_id={posts[10].id}&limit=5"
+        right_after = await (await api(client, "GET", path, token)).get_json()
+        expected = [] if timeline == "tag/nothing" else reversed(posts[11:16])
+        assert [s["id"] for s in right_after] == [str(p.id) for p in expected], timeline
+    mine = f"/api/v1/accounts/{alice.id}/statuses?min_id={posts[47].id}"
+    assert len(await (await api(client, "GET", mine, token)).get_json()) == 2
 
 
 async def test_status_entity_has_what_clients_read(client, make_user, make_token):

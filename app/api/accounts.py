@@ -5,6 +5,7 @@ https://docs.joinmastodon.org/methods/accounts/
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,7 +20,7 @@ from app.api.auth import user_with, viewer_with
 from app.api.load import context_for
 from app.db import read_session, write_session
 from app.models import User
-from app.pagination import FIRST, MAX_ID, Cursor
+from app.pagination import FIRST, MAX_ID, PAGE_SIZE, Cursor, Page
 from app.queries import follows, posts, users
 from app.queries.follows import Person
 from app.queries.posts import FeedItem
@@ -97,12 +98,23 @@ async def post_cursor(post_id: int) -> Cursor | None:
     return None if found is None else _post_key(found)
 
 
-async def statuses_page(fetch: Any, viewer: User | None) -> ResponseReturnValue:
-    """A page of posts from a posts query (fetch: cursor → Page), Mastodon's way."""
+Fetch = Callable[[Cursor], Awaitable[Page[FeedItem]]]
+FetchAfter = Callable[[Cursor], Awaitable[list[FeedItem]]]
+
+
+async def statuses_page(fetch: Fetch, after: FetchAfter) -> ResponseReturnValue:
+    """A page of posts, Mastodon's way: `fetch` reads a page from a cursor on (older posts),
+    `after` the posts right after a cursor (min_id)."""
     paging = http.paging()
-    cursor = await http.cursor_of(paging.max, post_cursor, FIRST)
-    since = await http.cursor_of(paging.since, post_cursor, FIRST) if paging.since else None
-    items, next_cursor = await http.take(fetch, cursor, paging.limit, _post_key, since)
+    if paging.min is not None:
+        cursor = await http.cursor_of(paging.min, post_cursor, FIRST)
+        newer = await after(cursor)
+        items = newer[-min(paging.limit, PAGE_SIZE) :]  # the oldest of them, newest first
+        next_cursor = _post_key(items[-1]) if items else None
+    else:
+        cursor = await http.cursor_of(paging.max, post_cursor, FIRST)
+        since = await http.cursor_of(paging.since, post_cursor, FIRST) if paging.since else None
+        items, next_cursor = await http.take(fetch, cursor, paging.limit, _post_key, since)
     ctx = await context_for(items)
     body = [entities.status(item, ctx) for item in items]
     return body, 200, http.link_header(items, next_cursor, _post_key, paging.limit)
@@ -116,10 +128,13 @@ async def statuses(user_id: int) -> ResponseReturnValue:
         return []  # Warble has no pinned posts and no media
     session, me = read_session(), viewer.id if viewer else None
 
-    async def fetch(cursor: Cursor) -> Any:
+    async def fetch(cursor: Cursor) -> Page[FeedItem]:
         return await posts.user_posts(session, user.id, cursor, viewer=me)
 
-    return await statuses_page(fetch, viewer)
+    async def after(cursor: Cursor) -> list[FeedItem]:
+        return await posts.feed_after(session, posts.BY_AUTHOR_AFTER, cursor, me, author=user.id)
+
+    return await statuses_page(fetch, after)
 
 
 def _person_key(person: Person) -> Cursor:

@@ -102,7 +102,8 @@ def raise_not_found(what: str = "Record") -> NoReturn:
 class Paging:
     limit: int
     max: str | None  # a cursor ("stamp.id", as Warble's Link headers write) or a row id
-    since: str | None  # since_id, or min_id
+    since: str | None  # since_id: the newest ones after it
+    min: str | None  # min_id: the ones right after it
 
 
 def paging() -> Paging:
@@ -113,8 +114,10 @@ def paging() -> Paging:
         limit = min(max(int(raw), 1), LIMIT_MAX)
     else:
         raise UnprocessableEntity("limit must be a whole number")
-    since = request.args.get("min_id") or request.args.get("since_id") or None
-    return Paging(limit, request.args.get("max_id") or None, since)
+    args = request.args
+    return Paging(
+        limit, args.get("max_id") or None, args.get("since_id") or None, args.get("min_id") or None
+    )
 
 
 async def cursor_of(

@@ -65,7 +65,9 @@ async def index() -> ResponseReturnValue:
         return await notifications.cursor_of(session, me.id, notification_id)
 
     cursor = await http.cursor_of(paging.max, lookup, FIRST)
-    since = await http.cursor_of(paging.since, lookup, FIRST) if paging.since else None
+    # min_id as since_id: the newest after it (docs/api.md, "Not implemented")
+    newer = paging.since or paging.min
+    since = await http.cursor_of(newer, lookup, FIRST) if newer else None
 
     async def fetch(c: Cursor) -> Any:
         return await notifications.page_of(session, me.id, c)

@@ -5,8 +5,6 @@ https://docs.joinmastodon.org/methods/timelines/
 
 from __future__ import annotations
 
-from typing import Any
-
 from quart import Blueprint, request
 from quart.typing import ResponseReturnValue
 
@@ -15,8 +13,9 @@ from app.api import http
 from app.api.accounts import statuses_page
 from app.api.auth import user_with, viewer_with
 from app.db import read_session
-from app.pagination import Cursor
+from app.pagination import Cursor, Page
 from app.queries import posts, timeline
+from app.queries.posts import FeedItem
 
 bp = Blueprint("api_timelines", __name__)
 
@@ -26,10 +25,13 @@ async def home() -> ResponseReturnValue:
     me = await user_with("read:statuses")
     session = read_session()
 
-    async def fetch(cursor: Cursor) -> Any:
+    async def fetch(cursor: Cursor) -> Page[FeedItem]:
         return await timeline.home_timeline(session, me.id, cursor)
 
-    return await statuses_page(fetch, me)
+    async def after(cursor: Cursor) -> list[FeedItem]:
+        return await timeline.home_after(session, me.id, cursor)
+
+    return await statuses_page(fetch, after)
 
 
 def _nothing_but_local_text() -> bool:
@@ -45,10 +47,13 @@ async def public() -> ResponseReturnValue:
         return []
     session, me = read_session(), viewer.id if viewer else None
 
-    async def fetch(cursor: Cursor) -> Any:
+    async def fetch(cursor: Cursor) -> Page[FeedItem]:
         return await posts.explore(session, cursor, viewer=me)
 
-    return await statuses_page(fetch, viewer)
+    async def after(cursor: Cursor) -> list[FeedItem]:
+        return await posts.feed_after(session, posts.EXPLORE_AFTER, cursor, me)
+
+    return await statuses_page(fetch, after)
 
 
 @bp.get("/api/v1/timelines/tag/<tag>")
@@ -60,7 +65,10 @@ async def tag(tag: str) -> ResponseReturnValue:
         return []
     session, me, key = read_session(), viewer.id if viewer else None, text.tag_key(tag)
 
-    async def fetch(cursor: Cursor) -> Any:
+    async def fetch(cursor: Cursor) -> Page[FeedItem]:
         return await posts.tagged_posts(session, key, cursor, viewer=me)
 
-    return await statuses_page(fetch, viewer)
+    async def after(cursor: Cursor) -> list[FeedItem]:
+        return await posts.feed_after(session, posts.TAGGED_AFTER, cursor, me, tag=key)
+
+    return await statuses_page(fetch, after)
