@@ -202,6 +202,8 @@ async def test_client_credentials_token_has_no_user(client):
     assert public.status_code == 200
     me = await api(client, "GET", "/api/v1/accounts/verify_credentials", token["access_token"])
     assert me.status_code == 401
+    mine = await api(client, "GET", "/api/v1/apps/verify_credentials", token["access_token"])
+    assert (await mine.get_json())["name"] == "toot"
     bad = await client.raw.post("/oauth/token", form=form | {"client_secret": "nope"})
     assert bad.status_code == 401 and (await bad.get_json())["error"] == "invalid_client"
 
@@ -676,3 +678,29 @@ async def test_absolute_urls_come_from_base_url_never_the_host_header(
     feed = await client.get("/user/alice/feed.atom", headers=headers)
     assert "evil" not in await body(feed)
     assert "https://warble.example.org/posts/" in await body(feed)
+
+
+async def test_consent_asks_a_visitor_to_log_in_first_and_refuses_a_suspended_trade(
+    client, make_user, session
+):
+    app = await register(client)
+    query = f"client_id={app['client_id']}&redirect_uri={OOB}&response_type=code&scope=read"
+    visitor = await client.raw.get(f"/oauth/authorize?{query}")
+    assert visitor.status_code == 302
+    assert visitor.headers["Location"].startswith("/login?next=/oauth/authorize")
+
+    alice = await make_user("alice")
+    await client.login(alice)
+    code = await consent(client, app)
+    await session.execute(update(User).where(User.id == alice.id).values(suspended_at=utcnow()))
+    await session.commit()
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "client_id": app["client_id"],
+        "client_secret": app["client_secret"],
+        "redirect_uri": OOB,
+    }
+    answer = await client.raw.post("/oauth/token", form=form)
+    assert answer.status_code == 400
+    assert (await answer.get_json())["error"] == "invalid_grant"

@@ -19,14 +19,14 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from quart import Blueprint, current_app, redirect, request
 from quart.typing import ResponseReturnValue
 from quart_auth import login_required
-from werkzeug.exceptions import BadRequest, UnprocessableEntity
+from werkzeug.exceptions import BadRequest, Unauthorized, UnprocessableEntity
 
 from app.api import http, scopes
-from app.api.auth import digest
+from app.api.auth import digest, load_caller
 from app.clock import utcnow
 from app.db import read_session, write_session
 from app.models import APP_NAME_MAX, REDIRECT_URIS_MAX, WEBSITE_MAX, OAuthApp
-from app.queries import oauth
+from app.queries import oauth, users
 from app.sessions import signed_in_user
 from app.web import render_template
 
@@ -91,6 +91,24 @@ async def create_app() -> ResponseReturnValue:
         "client_id": client_id,
         "client_secret": secret,  # shown this once: only its digest is kept
         "client_secret_expires_at": 0,
+        "vapid_key": None,
+    }
+
+
+@bp.get("/api/v1/apps/verify_credentials")
+async def verify_app() -> ResponseReturnValue:
+    """The app a token belongs to (any token: the app's own, or a user's)."""
+    caller = await load_caller()
+    if caller is None:
+        raise Unauthorized("The access token is invalid")
+    app = caller.token.app
+    return {
+        "id": str(app.id),
+        "name": app.name,
+        "website": app.website,
+        "scopes": app.scopes.split(),
+        "redirect_uri": app.redirect_uris,
+        "redirect_uris": app.redirect_uris.split("\n"),
         "vapid_key": None,
     }
 
@@ -247,6 +265,9 @@ async def _code_grant(app: OAuthApp, found: dict[str, Any]) -> ResponseReturnVal
         expected = base64.urlsafe_b64encode(sent).rstrip(b"=").decode()
         if not hmac.compare_digest(expected, taken.code_challenge):
             return invalid
+    user = await users.get_user(read_session(), taken.user_id)
+    if user is None or user.suspended_at is not None or not user.approved:
+        return invalid  # suspended (or still waiting) since they consented
     return await _issue(app, taken.user_id, taken.scopes)
 
 
