@@ -43,12 +43,15 @@ async def test_seed_then_query_benchmark_agree(empty_db):
     dataset = Dataset(TINY)
     expected_follows = sum(len(chunk) for chunk in dataset.follows())
     expected_tags = sum(len(hashtags(p[2])) for chunk in dataset.posts() for p in chunk)
+    likes = [like for chunk in dataset.likes() for like in chunk]
+    assert len(likes) == len({(post, user) for post, user, _ in likes}) > TINY.posts / 4
     assert report.counts == {
         "users": TINY.total_users,
         "follows": expected_follows,
         "posts": TINY.posts,
         "post_tags": expected_tags,
         "comments": 300,
+        "likes": len(likes),
     }
     engine = empty_db.engine()
     try:
