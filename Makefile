@@ -25,7 +25,7 @@ migrate: $(BIN)/.installed
 # Browsers drop Secure cookies over plain http, so a loopback bind turns them off by default.
 run: migrate
 	@case "$(BIND)" in 127.*|localhost:*|\[::1\]:*) secure=false ;; *) secure=true ;; esac; \
-	SECURE_COOKIES=$${SECURE_COOKIES:-$$secure} \
+	SECURE_COOKIES=$${SECURE_COOKIES:-$$secure} BASE_URL=$${BASE_URL:-http://$(BIND)} \
 	$(BIN)/hypercorn --config hypercorn.toml --bind "$(BIND)" "app:create_app()"
 
 # ruff for style, mypy (strict, on app/: see [tool.mypy] in pyproject.toml) for types.

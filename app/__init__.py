@@ -43,6 +43,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
 def _register_blueprints(app: Quart) -> None:
     from app.blueprints import (
         accounts,
+        atom,
         avatars,
         edits,
         likes,
@@ -57,7 +58,7 @@ def _register_blueprints(app: Quart) -> None:
 
     blueprints = (
         *(accounts, avatars, live, notifications, timeline, posts, likes, edits, users),
-        *(tags, search),
+        *(tags, search, atom),
     )
     for blueprint in (module.bp for module in blueprints):
         app.register_blueprint(blueprint)
