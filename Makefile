@@ -27,7 +27,7 @@ migrate: $(BIN)/.installed
 run: migrate
 	@case "$(BIND)" in 127.*|localhost:*|\[::1\]:*) secure=false ;; *) secure=true ;; esac; \
 	SECURE_COOKIES=$${SECURE_COOKIES:-$$secure} BASE_URL=$${BASE_URL:-http://$(BIND)} \
-	$(BIN)/hypercorn --config hypercorn.toml --bind "$(BIND)" "app:create_app()"
+	$(BIN)/warble serve --config hypercorn.toml --bind "$(BIND)"
 
 # ruff for style, mypy (strict, on app/: see [tool.mypy] in pyproject.toml) for types.
 lint: $(BIN)/.dev-installed

@@ -60,7 +60,7 @@ def _register_blueprints(app: Quart) -> None:
 
     blueprints = (
         *(accounts, avatars, live, notifications, timeline, posts, likes, edits, users),
-        *(tags, search, apps, atom),
+        *(tags, search, atom, apps),
     )
     for blueprint in (module.bp for module in blueprints):
         app.register_blueprint(blueprint)

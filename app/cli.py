@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from app import accounts, config, migrate
+from app import accounts, config, migrate, serve
 from app.db import make_engine
 from app.queries import users
 
@@ -76,6 +76,18 @@ def parser() -> argparse.ArgumentParser:
     setpw = user.add_parser("set-password", help="set an account's password")
     setpw.add_argument("username")
     setpw.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+
+    server = areas.add_parser(
+        "serve", help="serve Warble with hypercorn, each worker on a listening socket of its own"
+    )
+    server.add_argument("--config", default="hypercorn.toml", help="hypercorn's settings file")
+    server.add_argument(
+        "--bind", action="append", default=[], help="address to listen on (repeatable)"
+    )
+    server.add_argument("--workers", type=int, help="worker processes (default: the config's)")
+    server.add_argument(
+        "--app", default=serve.APPLICATION, help="the ASGI app (benchmarks serve others)"
+    )
     return p
 
 
@@ -106,6 +118,8 @@ def run(args: argparse.Namespace) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.area == "serve":  # runs until stopped; hypercorn reports its own errors
+        return serve.serve(serve.load_config(args.config, args.bind, args.workers, args.app))
     try:
         print(run(args))
     except CommandError as error:

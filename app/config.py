@@ -64,6 +64,19 @@ def database_schema() -> str | None:
     return os.environ.get("DATABASE_SCHEMA") or None
 
 
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+
+
+def base_url() -> str:
+    """Where the world reaches this Warble: the only source of absolute URLs (feeds, and
+    later API fields), never the request's Host header. No trailing slash."""
+    raw = os.environ.get("BASE_URL", "").strip() or DEFAULT_BASE_URL
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(f"BASE_URL must look like https://warble.example.org, not {raw!r}")
+    return raw.rstrip("/")
+
+
 def load_secret_key(folder: Path) -> str:
     """Return SECRET_KEY, or a random key generated once and kept in folder/secret_key (0600)."""
     if key := os.environ.get("SECRET_KEY"):
@@ -85,28 +98,14 @@ def load_secret_key(folder: Path) -> str:
     return key
 
 
-DEFAULT_BASE_URL = "http://127.0.0.1:8000"  # hypercorn.toml's bind
-
-
-def base_url() -> str:
-    """The instance's public address (scheme, host, optional port and path), without a trailing
-    slash: the only source of absolute URLs (the API's url/uri fields, feeds, OAuth). Never the
-    request's Host header, which the client chooses."""
-    raw = (os.environ.get("BASE_URL") or DEFAULT_BASE_URL).strip().rstrip("/")
-    parts = urlsplit(raw)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise ValueError(f"BASE_URL must be an http:// or https:// address, not {raw!r}")
-    return raw
-
-
 def from_environment() -> dict[str, Any]:
     """Build the app's configuration from defaults and the environment."""
     folder = instance_path()
     secure = _flag("SECURE_COOKIES", True)
     rate_limits = os.environ.get("RATE_LIMITS", "on").strip().lower()
     return {
-        "BASE_URL": base_url(),
         "DATABASE_URL": database_url(),
+        "BASE_URL": base_url(),
         "DATABASE_SCHEMA": database_schema(),
         "DB_POOL_SIZE": _int("DB_POOL_SIZE", 10),
         "INSTANCE_PATH": str(folder),

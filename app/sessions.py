@@ -30,8 +30,9 @@ from app.web import is_api_request, is_htmx, rotate_csrf_token
 # session ends between SESSION_IDLE_HOURS and that plus this after its last request.
 TOUCH_EVERY = timedelta(minutes=5)
 TOKEN_MAX = 64  # the cookie's token is 43 characters; anything longer was not made here
-# Answered without looking up who is logged in: no database work for files and avatars.
-NO_USER_ENDPOINTS = {"static", "avatars.show", "healthz"}
+# Answered without looking up who is logged in: no database work for files and avatars, and
+# feeds are the same for everyone.
+NO_USER_ENDPOINTS = {"static", "avatars.show", "healthz", "atom.user_feed", "atom.tag_feed"}
 
 
 def token_hash(token: str) -> str:

@@ -23,6 +23,10 @@ FOLLOW_XM = 60.5
 # Author weights (how much one posts and how likely one is followed): Pareto(1.85) gives a
 # followed account ~8x the posts of an average one, so ~100 followees read ~40k posts.
 AUTHOR_ALPHA = 1.85
+# Likes per post: Pareto(LIKE_ALPHA) - 1, capped; most posts have none or one, a few dozens
+# (about one per post on average).
+LIKE_ALPHA = 1.7
+LIKE_CAP = 500
 # A "sparse" viewer: a new account following this many of the quietest authors.
 SPARSE_FOLLOWS = 5
 
@@ -240,4 +244,31 @@ class Dataset:
                 at = min(end, self._post_at[post_id - 1] + rng.expovariate(1 / 3600))
                 body = self.bodies[rng.randrange(COMMENT_BODIES)]
                 chunk.append((comment_id, post_id, author, body, datetime.fromtimestamp(at, UTC)))
+            yield chunk
+
+    # -- likes -----------------------------------------------------------------------------
+
+    def likes(self) -> Iterator[list[tuple[int, int, datetime]]]:
+        """(post_id, user_id, created_at) in primary-key order: heavy-tailed counts per post,
+        by accounts drawn uniformly; call after posts() has been consumed."""
+        rng = self._rng("likes")
+        posts, users = self.spec.posts, self.spec.users
+        if len(self._post_at) != posts:
+            for _ in self.posts():
+                pass
+        end = END.timestamp()
+        cap = min(LIKE_CAP, users)
+        chunk: list[tuple[int, int, datetime]] = []
+        for index in range(posts):
+            count = min(cap, int(rng.paretovariate(LIKE_ALPHA)) - 1)
+            if count == 0:
+                continue
+            at = self._post_at[index]
+            for user in sorted(rng.sample(range(users), count)):
+                liked = min(end, at + rng.expovariate(1 / 7200))
+                chunk.append((index + 1, user + 1, datetime.fromtimestamp(liked, UTC)))
+            if len(chunk) >= CHUNK:
+                yield chunk
+                chunk = []
+        if chunk:
             yield chunk

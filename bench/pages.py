@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +38,7 @@ from bench.common import sample_viewers, save
 
 ROOT = Path(__file__).resolve().parent.parent
 HYPERCORN = str(Path(sys.executable).with_name("hypercorn"))
+WARBLE = str(Path(sys.executable).with_name("warble"))
 SECRET_KEY = "warble-bench-secret-key"  # fixed, so the minted cookie is valid in every worker
 CLOCK = os.sysconf("SC_CLK_TCK")
 WRK_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
@@ -104,18 +105,33 @@ def fetch(url: str, cookie: str) -> tuple[int, str]:
         return response.status, response.read().decode()
 
 
+@dataclass
+class Server:
+    base: str
+    sid: str  # its own session: the session id names the process tree
+    access_log: Path  # each line names the worker that served it: "[time] [pid] [INFO] ..."
+
+
 @contextmanager
-def serve(app: str, workers: int, env: dict[str, str], log: Path) -> Iterator[tuple[str, int]]:
-    """hypercorn with the README's configuration (hypercorn.toml) on a free loopback port."""
+def serve(
+    app: str, workers: int, env: dict[str, str], log: Path, launcher: str = "warble"
+) -> Iterator[Server]:
+    """The app on a free loopback port with the README's configuration (hypercorn.toml), as
+    `make run` serves it (`warble serve`: a listening socket per worker) or with hypercorn's
+    own command (one socket that the workers share)."""
     port = free_port()
-    command = [HYPERCORN, "-c", "hypercorn.toml", "--bind", f"127.0.0.1:{port}"]
-    command += ["--workers", str(workers), app]
-    with log.open("w") as out:
+    if launcher == "warble":
+        command = [WARBLE, "serve", "--app", app, "--bind", f"127.0.0.1:{port}"]
+    else:
+        command = [HYPERCORN, "-c", "hypercorn.toml", "--bind", f"127.0.0.1:{port}", app]
+    command += ["--workers", str(workers)]
+    access_log = log.with_suffix(".access.log")
+    with log.open("w") as out, access_log.open("w") as access:
         process = subprocess.Popen(
             command,
             cwd=ROOT,
             env=os.environ | env,
-            stdout=subprocess.DEVNULL,  # the access log: written, as in production, then dropped
+            stdout=access,  # the access log, written as in production
             stderr=out,
             start_new_session=True,
         )
@@ -130,7 +146,7 @@ def serve(app: str, workers: int, env: dict[str, str], log: Path) -> Iterator[tu
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"{app} did not start: see {log}") from None
                 time.sleep(0.2)
-        yield base, process.pid  # its own session: the session id names the process tree
+        yield Server(base, f"sid:{process.pid}", access_log)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -188,15 +204,34 @@ def wrk(url: str, cookie: str, connections: int, seconds: int) -> dict[str, floa
     return result
 
 
-def measured(url: str, cookie: str, connections: int, seconds: int, sid: str) -> dict:
-    """One wrk run, plus the CPU the server and PostgreSQL spent per request meanwhile."""
+ACCESS_LINE = re.compile(r"\[[^\]]*\] \[(\d+)\] \[INFO\] \S+ \"")
+
+
+def requests_per_worker(access_log: Path, start: int) -> list[int]:
+    """How many requests each worker served since byte `start` of the access log, busiest
+    first (a worker that served none is missing: compare the length with the worker count)."""
+    with access_log.open("rb") as log:
+        log.seek(start)
+        lines = log.read().decode(errors="replace").splitlines()
+    counts = Counter(m[1] for line in lines if (m := ACCESS_LINE.match(line)))
+    return sorted(counts.values(), reverse=True)
+
+
+def measured(url: str, cookie: str, connections: int, seconds: int, server: Server) -> dict:
+    """One wrk run, plus the CPU the server and PostgreSQL spent per request meanwhile, and
+    how the requests spread over the server's workers."""
     before = process_groups()
-    server, postgres = cpu_seconds(before[sid]), cpu_seconds(before["postgres"])
-    result = wrk(url, cookie, connections, seconds)
+    cpu, postgres = cpu_seconds(before[server.sid]), cpu_seconds(before["postgres"])
+    start = server.access_log.stat().st_size
+    result: dict[str, Any] = wrk(url, cookie, connections, seconds)
     after = process_groups()
     per = 1e3 / result["requests"]
-    result["server_cpu_ms"] = (cpu_seconds(after[sid]) - server) * per
+    result["server_cpu_ms"] = (cpu_seconds(after[server.sid]) - cpu) * per
     result["db_cpu_ms"] = (cpu_seconds(after["postgres"]) - postgres) * per
+    time.sleep(0.2)  # a worker writes its access log line after the response
+    result["per_worker"] = requests_per_worker(server.access_log, start)
+    served = sum(result["per_worker"])
+    result["busiest_share"] = result["per_worker"][0] / served if served else 0.0
     return result
 
 
@@ -225,6 +260,7 @@ def run(
     reps: int = 3,
     connections: int = 8,
     seed: int = 5,
+    launcher: str = "warble",
 ) -> dict[str, Any]:
     if shutil.which("wrk") is None:
         raise SystemExit("pages: wrk is not installed (Debian: apt-get install wrk)")
@@ -245,11 +281,11 @@ def run(
         logs = Path(instance)
         for count in workers:
             with (
-                serve("app:create_app()", count, env, logs / "warble.log") as (warble, w_pid),
-                serve("bench.reference:reference", count, env, logs / "ref.log") as (ref, r_pid),
+                serve("app:create_app()", count, env, logs / "warble.log", launcher) as warble,
+                serve("bench.reference:reference", count, env, logs / "ref.log", launcher) as ref,
             ):
-                bases = {"warble": warble, "reference": ref}
-                sids = {"warble": f"sid:{w_pid}", "reference": f"sid:{r_pid}"}
+                servers = {"warble": warble, "reference": ref}
+                bases = {name: server.base for name, server in servers.items()}
                 sizes = check_pages(bases, targets, cookie)
                 for target in targets:  # warm-up: caches, pools, every worker's statements
                     wrk(bases[target.server] + target.path, cookie, connections, 1)
@@ -259,14 +295,20 @@ def run(
                     rng.shuffle(plan)  # no server always runs first on a cooler machine
                     for target, conns in plan:
                         address = bases[target.server] + target.path
-                        sid = sids[target.server]
-                        result = measured(address, cookie, conns, seconds, sid)
+                        server = servers[target.server]
+                        result = measured(address, cookie, conns, seconds, server)
                         runs.append(
                             vars(target)
                             | {"workers": count, "connections": conns, "rep": rep}
                             | result
                         )
-    return {"runs": runs, "summary": summarise(runs), "bytes": sizes, "seconds": seconds}
+    return {
+        "runs": runs,
+        "summary": summarise(runs),
+        "bytes": sizes,
+        "seconds": seconds,
+        "launcher": launcher,
+    }
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
@@ -274,7 +316,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in runs:
         groups[f"{r['workers']}w c{r['connections']} {r['page']} {r['server']}"].append(r)
-    figures = ("rps", "p50_ms", "p99_ms", "server_cpu_ms", "db_cpu_ms")
+    figures = ("rps", "p50_ms", "p99_ms", "server_cpu_ms", "db_cpu_ms", "busiest_share")
     return {
         key: {f: statistics.median(r[f] for r in group) for f in figures}
         for key, group in sorted(groups.items())
@@ -282,16 +324,30 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
 
 
 def report(result: dict[str, Any]) -> str:
-    lines = ["HTTP, median of runs: requests/s, p50 / p99 ms, CPU ms per request (server, db)"]
+    lines = [
+        f"HTTP ({result.get('launcher', 'hypercorn')}), median of runs: requests/s, "
+        "p50 / p99 ms, CPU ms per request (server, db)"
+    ]
     summary = result["summary"]
     for key, s in summary.items():
         line = (
             f"  {key:28} {s['rps']:8,.0f} rps  {s['p50_ms']:6.2f} / {s['p99_ms']:6.2f} ms"
             f"  cpu {s['server_cpu_ms']:.2f} + {s['db_cpu_ms']:.2f}"
+            f"  busiest worker {s['busiest_share']:.0%}"
         )
         if key.endswith(" warble") and (ref := summary.get(key[: -len("warble")] + "reference")):
             line += f"  = {s['rps'] / ref['rps']:.0%} of reference"
         lines.append(line)
+    lines.append("requests per worker, each run (a lucky or unlucky spread shows here):")
+    for r in result["runs"]:
+        if r["workers"] > 1:
+            spread = " + ".join(map(str, r["per_worker"]))
+            if len(r["per_worker"]) < r["workers"]:
+                spread += " + 0" * (r["workers"] - len(r["per_worker"]))
+            lines.append(
+                f"  {r['workers']}w c{r['connections']} {r['page']} {r['server']} rep {r['rep']}:"
+                f" {spread}"
+            )
     lines.append("bytes: " + ", ".join(f"{k} {v:,}" for k, v in result["bytes"].items()))
     return "\n".join(lines)
 
@@ -304,6 +360,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5, help="per wrk run")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument(
+        "--launcher",
+        choices=("warble", "hypercorn"),
+        default="warble",
+        help="warble serve (a socket per worker, as make run) or hypercorn's own (one shared)",
+    )
     parser.add_argument("--save", default="", help="also write bench/results/NAME.json")
     args = parser.parse_args()
     workers = tuple(int(n) for n in args.workers.split(","))
@@ -314,6 +376,7 @@ def main() -> None:
         seconds=args.seconds,
         reps=args.reps,
         connections=args.connections,
+        launcher=args.launcher,
     )
     print(report(result))
     if args.save:

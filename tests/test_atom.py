@@ -1,59 +1,199 @@
-"""Atom feeds of a user and of a tag, read by feedparser: no parse errors, the right entries,
-absolute URLs on BASE_URL, stable ids across an edit, and 304 on a conditional request."""
+"""Atom feeds: a profile's and a tag's posts, read by a real feed parser, with 304s."""
 
 from __future__ import annotations
 
-import feedparser
+from datetime import UTC, datetime, timedelta
 
-from app.queries import posts as post_queries
+import feedparser
+import pytest
+
+from app import config
+from app.queries import posts, tags
 from tests.conftest import body
 
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+BASE = "https://warble.example.org"
 
-async def test_user_feed_parses_with_the_newest_posts_and_answers_304(
-    client, make_user, make_post, session
+
+@pytest.fixture
+async def app(make_app):
+    return await make_app(BASE_URL=BASE)
+
+
+@pytest.fixture
+async def ada(make_user):
+    return await make_user("ada", about_me="Engines & <b>notes</b>")
+
+
+@pytest.fixture
+def write(session):
+    """A post as the app writes one: the row and its tags."""
+
+    async def write(author, text: str, minutes: int):
+        post = await posts.create_post(session, author, text)
+        post.created_at = T0 + timedelta(minutes=minutes)
+        await tags.set_post_tags(session, post.id, text)
+        await session.commit()
+        return post.id
+
+    return write
+
+
+async def fetch(client, path: str, **headers: str):
+    response = await client.get(path, headers=headers)
+    return response, await body(response)
+
+
+async def test_a_profile_feed_is_valid_atom_with_absolute_links_newest_first(
+    client, ada, make_user, write
 ):
-    alice = await make_user("alice")
-    made = [await make_post(alice, f"post {n} #tea") for n in range(25)]
-    answer = await client.get("/user/alice/feed.atom")
-    assert answer.status_code == 200
-    assert answer.headers["Content-Type"] == "application/atom+xml; charset=utf-8"
-    feed = feedparser.parse(await answer.get_data())
-    assert feed.bozo == 0, feed.bozo_exception
-    assert len(feed.entries) == 20
-    assert [e.id for e in feed.entries] == [
-        f"http://127.0.0.1:8000/posts/{p.id}" for p in reversed(made[5:])
-    ]
-    assert feed.entries[0].link == f"http://127.0.0.1:8000/posts/{made[-1].id}"
-    assert 'href="http://127.0.0.1:8000/tags/tea"' in feed.entries[0].content[0].value
-    assert feed.feed.links[0].href == "http://127.0.0.1:8000/user/alice/feed.atom"
+    await make_user("grace")
+    first = await write(ada, "Hello @grace, see #Engines & <stuff>", 1)
+    second = await write(ada, "Second note", 2)
 
-    etag = answer.headers["ETag"]
-    again = await client.get("/user/alice/feed.atom", headers={"If-None-Match": etag})
-    assert again.status_code == 304
-    modified = answer.headers["Last-Modified"]
-    since = await client.get("/user/alice/feed.atom", headers={"If-Modified-Since": modified})
+    response, text = await fetch(client, "/user/ada/feed.atom", Host="evil.example")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/atom+xml; charset=utf-8"
+    feed = feedparser.parse(text)
+    assert feed.bozo == 0, feed.get("bozo_exception")
+    assert feed.feed.title == "ada on Warble"
+    assert feed.feed.subtitle == "Engines & <b>notes</b>"  # text, not markup
+    assert feed.feed.id == f"{BASE}/user/ada/feed.atom"
+    links = {link.rel: link.href for link in feed.feed.links}
+    assert links == {"self": f"{BASE}/user/ada/feed.atom", "alternate": f"{BASE}/user/ada"}
+    assert [e.id for e in feed.entries] == [f"{BASE}/posts/{second}", f"{BASE}/posts/{first}"]
+    entry = feed.entries[1]
+    assert entry.link == f"{BASE}/posts/{first}"
+    assert entry.author == "ada"
+    assert entry.published == "2026-03-01T09:01:00Z"
+    assert entry.updated == "2026-03-01T09:01:00Z"
+    html = entry.content[0].value
+    assert f'<a class="mention" href="{BASE}/user/grace">@grace</a>' in html
+    assert f'<a class="hashtag" href="{BASE}/tags/engines">#Engines</a>' in html
+    assert "&lt;stuff&gt;" in html and "<stuff>" not in html
+    assert "evil.example" not in text  # never the Host header
+    assert feed.feed.updated == "2026-03-01T09:02:00Z"
+
+
+async def test_a_feed_has_the_twenty_newest_posts(client, ada, write):
+    for minute in range(25):
+        await write(ada, f"note {minute}", minute)
+    feed = feedparser.parse((await fetch(client, "/user/ada/feed.atom"))[1])
+    assert [e.title for e in feed.entries] == [f"note {m}" for m in range(24, 4, -1)]
+
+
+async def test_an_edit_changes_updated_not_the_entry_id_and_the_etag(client, session, ada, write):
+    post_id = await write(ada, "first words", 1)
+    response, text = await fetch(client, "/user/ada/feed.atom")
+    etag = response.headers["ETag"]
+    before = feedparser.parse(text).entries[0]
+
+    assert await posts.edit_post(session, post_id, ada.id, "better words")
+    await session.commit()
+    response, text = await fetch(client, "/user/ada/feed.atom", **{"If-None-Match": etag})
+    assert response.status_code == 200 and response.headers["ETag"] != etag
+    after = feedparser.parse(text).entries[0]
+    assert after.id == before.id
+    assert after.updated != before.updated and after.published == before.published
+    assert "better words" in after.content[0].value
+
+
+async def test_a_conditional_request_gets_304_until_the_feed_changes(client, ada, write):
+    await write(ada, "one", 1)
+    response, _ = await fetch(client, "/user/ada/feed.atom")
+    etag, modified = response.headers["ETag"], response.headers["Last-Modified"]
+    assert modified == "Sun, 01 Mar 2026 09:01:00 GMT"
+
+    again, text = await fetch(client, "/user/ada/feed.atom", **{"If-None-Match": etag})
+    assert again.status_code == 304 and text == "" and again.headers["ETag"] == etag
+    since, _ = await fetch(client, "/user/ada/feed.atom", **{"If-Modified-Since": modified})
     assert since.status_code == 304
+    # feedparser sends both, as readers do
+    parsed = feedparser.parse(
+        await body(await client.get("/user/ada/feed.atom")), etag=etag, modified=modified
+    )
+    assert parsed.bozo == 0
 
-    # An edit: the entry keeps its id, gets a new `updated`, and the ETag changes.
-    before = feed.entries[0]
-    await post_queries.edit_post(session, made[-1].id, alice.id, "edited #tea")
-    await session.commit()
-    edited = await client.get("/user/alice/feed.atom", headers={"If-None-Match": etag})
-    assert edited.status_code == 200
-    entry = feedparser.parse(await edited.get_data()).entries[0]
-    assert entry.id == before.id and entry.updated != before.updated
+    await write(ada, "two", 2)
+    changed, text = await fetch(client, "/user/ada/feed.atom", **{"If-None-Match": etag})
+    assert changed.status_code == 200 and len(feedparser.parse(text).entries) == 2
+    # If-None-Match decides when both are sent (RFC 9110): a stale ETag is not saved by a date.
+    both, _ = await fetch(
+        client,
+        "/user/ada/feed.atom",
+        **{"If-None-Match": etag, "If-Modified-Since": "Sun, 01 Mar 2026 10:00:00 GMT"},
+    )
+    assert both.status_code == 200
 
 
-async def test_tag_feed_and_the_pages_advertise_their_feeds(client, make_user, session):
-    alice = await make_user("alice")
-    for words in ("about #Tea", "about coffee"):  # tagged as the app tags them
-        await post_queries.create_post(session, alice, words)
-    await session.commit()
-    feed = feedparser.parse(await (await client.get("/tags/tea/feed.atom")).get_data())
+async def test_a_tag_feed_lists_the_tags_posts_from_everyone(client, ada, make_user, write):
+    grace = await make_user("grace")
+    a = await write(ada, "Tea time #Tea", 1)
+    await write(grace, "no tag here", 2)
+    g = await write(grace, "More #tea", 3)
+    response, text = await fetch(client, "/tags/TEA/feed.atom")
+    assert response.status_code == 200
+    feed = feedparser.parse(text)
     assert feed.bozo == 0
-    assert [e.title for e in feed.entries] == ["about #Tea"]
-    link = '<link rel="alternate" type="application/atom+xml"'
-    assert link in await body(await client.get("/user/alice"))
-    assert link in await body(await client.get("/tags/tea"))
-    assert (await client.get("/user/nobody/feed.atom")).status_code == 404
-    assert (await client.get("/tags/%20/feed.atom")).status_code == 404
+    assert feed.feed.title == "#Tea on Warble"
+    assert feed.feed.id == f"{BASE}/tags/tea/feed.atom"
+    assert [(e.id, e.author) for e in feed.entries] == [
+        (f"{BASE}/posts/{g}", "grace"),
+        (f"{BASE}/posts/{a}", "ada"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "path", ["/user/nobody/feed.atom", "/tags/never_used/feed.atom", "/tags/123/feed.atom"]
+)
+async def test_a_feed_of_nothing_is_404(client, path):
+    assert (await client.get(path)).status_code == 404
+
+
+async def test_an_empty_profile_feed_is_still_a_feed(client, ada):
+    response, text = await fetch(client, "/user/ada/feed.atom")
+    feed = feedparser.parse(text)
+    assert response.status_code == 200 and feed.bozo == 0 and feed.entries == []
+    assert "Last-Modified" not in response.headers and response.headers["ETag"]
+
+
+async def test_profile_and_tag_pages_advertise_their_feeds(client, ada, write):
+    await write(ada, "#tea", 1)
+    profile = await body(await client.get("/user/ada"))
+    assert (
+        '<link rel="alternate" type="application/atom+xml" title="ada’s posts" '
+        'href="/user/ada/feed.atom">' in profile
+    )
+    tag = await body(await client.get("/tags/tea"))
+    assert 'type="application/atom+xml" title="Posts tagged #tea" href="/tags/tea/feed.atom"' in tag
+
+
+async def test_a_feed_is_the_same_logged_in_and_reads_no_session(client, ada, write):
+    await write(ada, "hello", 1)
+    anonymous = await fetch(client, "/user/ada/feed.atom")
+    await client.login(ada)
+    logged_in = await fetch(client, "/user/ada/feed.atom")
+    assert anonymous[1] == logged_in[1]
+    assert logged_in[0].headers["Cache-Control"] == "public, max-age=60"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("", "http://127.0.0.1:8000"),
+        ("https://warble.example.org/", "https://warble.example.org"),
+        ("http://10.0.0.5:8080", "http://10.0.0.5:8080"),
+    ],
+)
+def test_base_url_comes_from_the_environment_without_a_trailing_slash(monkeypatch, raw, expected):
+    monkeypatch.setenv("BASE_URL", raw)
+    assert config.from_environment()["BASE_URL"] == expected
+
+
+@pytest.mark.parametrize(
+    "raw", ["warble.example.org", "ftp://x.org", "https://x.org/?a=1", "https://"]
+)
+def test_a_base_url_that_is_no_address_stops_the_app_at_start(monkeypatch, raw):
+    monkeypatch.setenv("BASE_URL", raw)
+    with pytest.raises(ValueError, match="BASE_URL must look like"):
+        config.from_environment()

@@ -43,12 +43,15 @@ async def test_seed_then_query_benchmark_agree(empty_db):
     dataset = Dataset(TINY)
     expected_follows = sum(len(chunk) for chunk in dataset.follows())
     expected_tags = sum(len(hashtags(p[2])) for chunk in dataset.posts() for p in chunk)
+    likes = [like for chunk in dataset.likes() for like in chunk]
+    assert len(likes) == len({(post, user) for post, user, _ in likes}) > TINY.posts / 4
     assert report.counts == {
         "users": TINY.total_users,
         "follows": expected_follows,
         "posts": TINY.posts,
         "post_tags": expected_tags,
         "comments": 300,
+        "likes": len(likes),
     }
     engine = empty_db.engine()
     try:
@@ -95,6 +98,10 @@ async def test_seed_then_query_benchmark_agree(empty_db):
     assert set(result["writes"]) == {"post", "follow", "comment"}
     assert len(result["explain"]) >= 3
     assert timeline.report(result)
+    # Warble and raw run in every round, whatever their speed: each figure has its pair.
+    figures = result["timeline"]
+    for case in ("typical p1", "heavy p1", "sparse p1"):
+        assert figures[f"warble {case}"]["n"] == figures[f"raw {case}"]["n"] == 2 * 2
 
     # The writes benchmark undid its rows: the dataset is as seeded.
     engine = empty_db.engine()
@@ -180,3 +187,17 @@ async def test_the_reference_page_renders_warbles_home(empty_db, monkeypatch):
     assert start["status"] == 200, body
     assert body.count("<article") == PAGE_SIZE
     assert 'id="notifications-count"' in body and 'sse-connect="/events?' in body
+
+
+def test_the_timeline_report_states_warble_as_a_ratio_to_raw_from_the_same_rounds():
+    figures = {
+        "warble typical p1": {"median_ms": 3.0, "p99_ms": 4.0, "n": 10},
+        "raw typical p1": {"median_ms": 1.5, "p99_ms": 2.0, "n": 10},
+        "warble heavy p1": {"median_ms": 1.2, "p99_ms": 2.0, "n": 10},
+        "raw heavy p1": {"median_ms": 1.0, "p99_ms": 2.0, "n": 10},
+        "tutorial heavy p1": {"median_ms": 900.0, "p99_ms": 990.0, "n": 2},
+    }
+    assert timeline.ratios_to_raw(figures) == {"heavy p1": 1.2, "typical p1": 2.0}
+    text = timeline.report({"backend": "x", "timeline": figures, "throughput": {"raw": 1.0}})
+    assert "x2.00 of raw" in text and "x750.00 of warble" in text
+    assert "worst 2.00: MISSED" in text

@@ -1,112 +1,135 @@
-"""Atom feeds of a user's posts and of a tag's: the newest 20, absolute URLs on BASE_URL,
-stable entry ids (the post's URL: an edit changes `updated`, never `id`), ETag and
-Last-Modified with 304 answers."""
+"""Atom feeds of a profile's posts and a tag's posts, for feed readers.
+
+The same for everyone who asks (no viewer, no cookie): the public posts, newest first, with
+absolute links from BASE_URL (never the Host header). An entry's id is its post's address, so
+an edit changes the entry's `updated`, not its identity. Readers poll: an ETag and a
+Last-Modified header let them ask "changed?" and get a 304 without the feed.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import datetime
+from email.utils import format_datetime
+from typing import Any
 
-from quart import Blueprint, Response, abort, request, url_for
+from quart import Blueprint, Response, abort, current_app, request, url_for
+from quart.typing import ResponseReturnValue
+from werkzeug.http import parse_date
 
 from app import text
-from app.api.entities import absolute, post_url, profile_url, tag_url
 from app.blueprints.feeds import mentions
 from app.blueprints.tags import key_or_404
+from app.blueprints.users import user_or_404
+from app.clock import utcnow
 from app.db import read_session
-from app.pagination import EPOCH
-from app.queries import posts, tags, users
+from app.pagination import FIRST, Page
+from app.queries import posts, tags
 from app.queries.posts import FeedItem
 from app.web import render_template
 
 bp = Blueprint("atom", __name__)
-ATOM = "application/atom+xml; charset=utf-8"
+
+ATOM = "application/atom+xml"
 
 
-@dataclass(frozen=True)
-class Entry:
-    url: str
-    title: str
-    published: str
-    updated: str
-    author: str
-    author_url: str
-    html: str  # escaped once more by the template: Atom's type="html"
+def absolute_url(endpoint: str, **values: Any) -> str:
+    """The address of a Warble page as the world knows it: BASE_URL and the path."""
+    base: str = current_app.config["BASE_URL"]
+    return base + url_for(endpoint, **values)
 
 
-@dataclass(frozen=True)
-class Feed:
-    title: str
-    self_url: str
-    page_url: str
-    updated: str
-    entries: list[Entry]
-
-
-def _stamp(when: datetime) -> str:
-    return when.isoformat(timespec="milliseconds")
-
-
-async def _entries(items: list[FeedItem]) -> list[Entry]:
-    names = await mentions([item.post.body for item in items])
-    return [
-        Entry(
-            url=post_url(item.post.id),
-            title=text.excerpt(item.post.body),
-            published=_stamp(item.post.created_at),
-            updated=_stamp(item.post.edited_at or item.post.created_at),
-            author=item.post.author.username,
-            author_url=profile_url(item.post.author.username),
-            html=str(text.linkify(item.post.body, names, profile_url, tag_url)),
-        )
-        for item in items
-    ]
-
-
-def _newest(items: list[FeedItem], default: datetime) -> datetime:
-    """When the feed last changed: its newest post or edit (a deletion shows in the ETag)."""
-    return max((i.post.edited_at or i.post.created_at for i in items), default=default)
-
-
-async def _answer(title: str, page_url: str, items: list[FeedItem], since: datetime) -> Response:
-    updated = _newest(items, since)
-    versions = ",".join(
-        f"{i.post.id}:{_stamp(i.post.edited_at or i.post.created_at)}" for i in items
+def _content(item: FeedItem, users: dict[str, str]) -> str:
+    """A post's text as HTML with absolute links (readers resolve no relative ones)."""
+    return text.linkify(
+        item.post.body,
+        users,
+        lambda name: absolute_url("users.profile", username=name),
+        lambda key: absolute_url("tags.show", tag=key),
     )
-    etag = hashlib.sha256(versions.encode()).hexdigest()[:32]
-    if request.if_none_match.contains(etag) or (
-        not request.if_none_match
-        and request.if_modified_since is not None
-        and updated.replace(microsecond=0) <= request.if_modified_since
-    ):
-        response = Response("", status=304)
-    else:
-        feed = Feed(title, absolute(request.path), page_url, _stamp(updated), await _entries(items))
-        response = Response(await render_template("feeds/atom.xml", feed=feed), mimetype=ATOM)
-        response.content_type = ATOM
-    response.set_etag(etag)
-    response.last_modified = updated
-    response.headers["Cache-Control"] = "public, no-cache"
-    return response
+
+
+def _updated(item: FeedItem) -> datetime:
+    return item.post.edited_at or item.post.created_at
+
+
+def _validator(page: Page[FeedItem], feed_id: str) -> str:
+    """Changes whenever an entry does: a new post, a deleted one, an edit."""
+    entries = ",".join(f"{i.post.id}:{_updated(i).timestamp()}" for i in page.items)
+    return hashlib.sha256(f"{feed_id}|{entries}".encode()).hexdigest()[:32]
+
+
+def _not_modified(etag: str, modified: datetime | None) -> bool:
+    """RFC 9110 §13.2.2: If-None-Match decides when present; else If-Modified-Since."""
+    if "If-None-Match" in request.headers:
+        return request.if_none_match.contains(etag) or request.if_none_match.star_tag
+    since = parse_date(request.headers.get("If-Modified-Since"))
+    if since is None or modified is None:
+        return False
+    return modified.replace(microsecond=0) <= since
+
+
+async def _feed(
+    page: Page[FeedItem],
+    *,
+    title: str,
+    subtitle: str,
+    self_url: str,
+    html_url: str,
+    since: datetime,
+) -> ResponseReturnValue:
+    """since: the feed's `updated` while it has no entries."""
+    etag = _validator(page, self_url)
+    modified = max((_updated(item) for item in page.items), default=None)
+    headers = {"ETag": f'"{etag}"', "Cache-Control": "public, max-age=60"}
+    if modified is not None:
+        headers["Last-Modified"] = format_datetime(modified, usegmt=True)
+    if _not_modified(etag, modified):
+        return Response(status=304, headers=headers)
+    users = await mentions([item.post.body for item in page.items])
+    body = await render_template(
+        "atom/feed.xml",
+        title=title,
+        subtitle=subtitle,
+        self_url=self_url,
+        html_url=html_url,
+        updated=modified or since,
+        entries=[
+            (item, absolute_url("posts.show", post_id=item.post.id), _content(item, users))
+            for item in page.items
+        ],
+        profile_url=lambda name: absolute_url("users.profile", username=name),
+    )
+    return Response(body, content_type=f"{ATOM}; charset=utf-8", headers=headers)
 
 
 @bp.get("/user/<username>/feed.atom")
-async def user_feed(username: str) -> Response:
-    user = await users.get_user_by_username(read_session(), username)
-    if user is None or user.suspended_at is not None or not user.approved:
-        abort(404, "There is no such user.")
-    page = await posts.user_posts(read_session(), user.id)
-    return await _answer(
-        f"{user.username} on Warble", profile_url(user.username), page.items, user.created_at
+async def user_feed(username: str) -> ResponseReturnValue:
+    user = await user_or_404(username)
+    page = await posts.user_posts(read_session(), user.id, FIRST)
+    return await _feed(
+        page,
+        title=f"{user.username} on Warble",
+        subtitle=user.about_me,
+        self_url=absolute_url("atom.user_feed", username=user.username),
+        html_url=absolute_url("users.profile", username=user.username),
+        since=user.created_at,
     )
 
 
 @bp.get("/tags/<tag>/feed.atom")
-async def tag_feed(tag: str) -> Response:
+async def tag_feed(tag: str) -> ResponseReturnValue:
     key = key_or_404(tag)
     session = read_session()
-    page = await posts.tagged_posts(session, key)
-    display = await tags.tag_display(session, key) or key
-    page_url = absolute(url_for("tags.show", tag=key))
-    return await _answer(f"#{display} on Warble", page_url, page.items, EPOCH)
+    display = await tags.tag_display(session, key)
+    if display is None:
+        abort(404, f"No post has used #{key} yet.")
+    page = await posts.tagged_posts(session, key, FIRST)
+    return await _feed(
+        page,
+        title=f"#{display} on Warble",
+        subtitle=f"Posts tagged #{display}, newest first.",
+        self_url=absolute_url("atom.tag_feed", tag=key),
+        html_url=absolute_url("tags.show", tag=key),
+        since=utcnow(),
+    )
