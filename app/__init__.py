@@ -43,12 +43,15 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
 def _register_blueprints(app: Quart) -> None:
     from app.blueprints import (
         accounts,
+        admin,
         avatars,
         edits,
+        invites,
         likes,
         live,
         notifications,
         posts,
+        reports,
         search,
         tags,
         timeline,
@@ -57,7 +60,7 @@ def _register_blueprints(app: Quart) -> None:
 
     blueprints = (
         *(accounts, avatars, live, notifications, timeline, posts, likes, edits, users),
-        *(tags, search),
+        *(tags, search, reports, admin, invites),
     )
     for blueprint in (module.bp for module in blueprints):
         app.register_blueprint(blueprint)
