@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from app.models import Comment, Notification, Report
+from app.models import Comment, Event, Notification, Report
 from tests.conftest import Client, body
 
 
@@ -184,6 +184,8 @@ async def test_a_report_notifies_every_moderator_and_admin(
     )
     notified = sorted(tuple(row) for row in (await session.execute(stmt)).all())
     assert notified == [(mod.id, "report", bob.id), (admin.id, "report", bob.id)]
+    pushed = select(Event.user_id).where(Event.kind == "notify").order_by(Event.id)
+    assert list(await session.scalars(pushed)) == [mod.id, admin.id]  # their open pages hear it
     staff = make_client()
     await staff.login(mod)
     home = await body(await staff.get("/"))

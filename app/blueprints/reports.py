@@ -84,7 +84,7 @@ async def _form(subject: Subject) -> ResponseReturnValue:
 
 
 def _errors(form: dict[str, str]) -> dict[str, str]:
-    errors = {}
+    errors: dict[str, str] = {}
     if form["reason"] not in REPORT_REASONS:
         errors["reason"] = "Choose a reason."
     elif form["reason"] == "other" and not form["comment"]:

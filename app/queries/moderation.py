@@ -6,7 +6,7 @@ Who may do what is decided in app/moderation.py; these only read and write.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,7 +57,7 @@ async def create_report(
     return report
 
 
-def _with_people() -> tuple[joinedload[Report], joinedload[Report]]:
+def _with_people() -> tuple[Any, Any]:
     return joinedload(Report.reporter), joinedload(Report.account)
 
 
