@@ -14,7 +14,7 @@ from app import moderation
 from app.blueprints.users import user_or_404
 from app.db import read_session, write_session
 from app.models import ROLES, Report, User
-from app.pagination import decode
+from app.pagination import DIGITS, MAX_ID, decode
 from app.queries import moderation as queries
 from app.web import announce, cursor_arg, is_htmx, render, render_template, safe_next
 
@@ -114,7 +114,7 @@ async def _report_or_404(report_id: int) -> Report:
 async def _report_of(user: User) -> int | None:
     """The report an account action answers (the form's `report`), if it is about them."""
     raw = (await request.form).get("report", "")
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 10:
+    if not DIGITS.fullmatch(raw) or len(raw) > 10 or int(raw) > MAX_ID:
         return None
     report = await queries.get_report(read_session(), int(raw))
     return report.id if report is not None and report.account_id == user.id else None
