@@ -83,9 +83,9 @@ async def list_users(url: str, role: str | None, suspended: bool) -> str:
         await engine.dispose()
     rows = [("NAME", "ROLE", "STATE", "CREATED")]
     rows += [(u.username, u.role, state_of(u), f"{u.created_at:%Y-%m-%d %H:%M}") for u in found]
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = [
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + row[3]
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
         for row in rows
     ]
     return "\n".join(lines)

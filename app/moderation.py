@@ -207,8 +207,9 @@ async def set_role(
     check(actor, "role", target)
     if RANK[role] > RANK[actor.role]:
         raise Refused("You cannot give a role above your own.")
+    was = target.role  # before the UPDATE, which also updates a `target` of this session
     await queries.set_role(session, target.id, role)
-    await _log(session, actor, "role", target, reason, detail=f"{target.role} → {role}")
+    await _log(session, actor, "role", target, reason, detail=f"{was} → {role}")
     await session.commit()
 
 

@@ -50,6 +50,7 @@ async def report(session, people, make_post):
     )
     session.add(report)
     await session.commit()
+    session.expunge(report)  # detached: later expire_all() calls leave it readable
     return report
 
 
@@ -222,12 +223,13 @@ async def test_deleting_a_reported_comment(client, people, session, make_post):
     )
     session.add(report)
     await session.commit()
+    comment_id, report_id = comment.id, report.id
     await client.login(people["admin"])
-    assert (await client.post(f"/admin/reports/{report.id}/delete")).status_code == 302
+    assert (await client.post(f"/admin/reports/{report_id}/delete")).status_code == 302
     session.expire_all()
-    assert await session.get(Comment, comment.id) is None
+    assert await session.get(Comment, comment_id) is None
     assert await session.get(Post, post.id) is not None
-    assert (await log_lines(session))[0][1:5] == ("delete_comment", "alice", report.id, "nasty")
+    assert (await log_lines(session))[0][1:5] == ("delete_comment", "alice", report_id, "nasty")
 
 
 async def test_suspension_ends_every_session_at_once_and_is_reversible(

@@ -27,6 +27,7 @@ async def make_invite(session, creator, code="abcdefABCDEF", **fields) -> Invite
     invite = Invite(code=code, creator_id=creator.id, **fields)
     session.add(invite)
     await session.commit()
+    session.expunge(invite)  # detached: later expire_all() calls leave it readable
     return invite
 
 

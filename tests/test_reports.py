@@ -44,6 +44,7 @@ async def comment_of(session, post, author, text="rude words") -> Comment:
     comment = Comment(post_id=post.id, author_id=author.id, body=text)
     session.add(comment)
     await session.commit()
+    session.expunge(comment)  # detached: later expire_all() calls leave it readable
     return comment
 
 
@@ -104,11 +105,15 @@ async def test_a_bad_report_is_refused_with_a_message_and_nothing_written(
 
 
 async def test_nobody_reports_themselves(client, make_user, make_post, session):
-    me = await make_user("me")
+    me = await make_user("myself")
     await client.login(me)
     mine = await make_post(me, "mine")
     comment = await comment_of(session, mine, me)
-    for path in (f"/posts/{mine.id}/report", f"/comments/{comment.id}/report", "/user/me/report"):
+    for path in (
+        f"/posts/{mine.id}/report",
+        f"/comments/{comment.id}/report",
+        "/user/myself/report",
+    ):
         assert (await client.get(path)).status_code == 400, path
         response = await client.post(path, {"reason": "spam"})
         assert response.status_code == 400, path
