@@ -27,7 +27,7 @@ async def test_report_a_post_then_a_moderator_suspends_its_author(
     await page.goto(f"{server.url}/posts/{post_id}")
     async with page.expect_navigation():
         await page.get_by_role("link", name="Report", exact=True).click()
-    await page.get_by_label("Spam", exact=False).check()
+    await page.get_by_role("radio", name="Spam:").check()
     await page.fill("#report-comment", "selling followers")
     await page.get_by_role("button", name="Send report").click()
     await expect(page.locator("#report-form")).to_contain_text("your report was received")
