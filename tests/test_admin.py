@@ -342,3 +342,43 @@ async def test_admins_change_roles_and_the_log_pages_newest_first(client, people
     more = re.search(r'hx-get="([^"]+)"', html.split('id="log-more"')[1]).group(1)
     fragment = await body(await client.get(more.replace("&amp;", "&"), htmx=True))
     assert "<html" not in fragment and "@n1<" in fragment and "@n0<" in fragment
+
+
+async def test_suspending_from_a_report_via_htmx_replaces_it(client, people, report, session):
+    await client.login(people["admin"])
+    slot = f"report-{report.id}"
+    response = await client.post(
+        "/admin/accounts/alice/suspend",
+        {"slot": slot, "report": str(report.id), "reason": "bot"},
+        htmx=True,
+    )
+    assert response.status_code == 200
+    html = await body(response)
+    assert "<html" not in html and html.startswith(f'<li id="{slot}" class="report resolved"')
+    assert "alice is suspended" in html
+    assert response.headers["HX-Trigger"] == '{"warble:announce": "alice is suspended"}'
+    assert await user_state(session, people["alice"].id) == ("user", True, True)
+    assert await log_lines(session) == [("admin", "suspend", "alice", report.id, "", "bot")]
+
+
+async def test_the_next_page_of_reports_is_a_fragment(client, people, session):
+    for n in range(21):
+        session.add(
+            Report(
+                reporter_id=people["user"].id,
+                account_id=people["alice"].id,
+                reason="spam",
+                comment=f"number {n}",
+                created_at=T0 + timedelta(minutes=n),
+            )
+        )
+    await session.commit()
+    await client.login(people["moderator"])
+    html = await body(await client.get("/admin"))
+    assert "number 0" in html and "number 19" in html and "number 20" not in html
+    more = re.search(r'<li class="more" id="reports-more"><a rel="next" href="([^"]+)"', html)
+    assert more
+    fragment = await body(await client.get(more.group(1).replace("&amp;", "&"), htmx=True))
+    assert "<html" not in fragment and "number 20" in fragment and "number 19" not in fragment
+    page = await body(await client.get(more.group(1).replace("&amp;", "&")))
+    assert "<html" in page and "number 20" in page

@@ -5,6 +5,7 @@ from __future__ import annotations
 from quart import Blueprint, abort, current_app, flash, g, redirect, request, url_for
 from quart.typing import ResponseReturnValue
 from quart_auth import login_required
+from werkzeug.datastructures import MultiDict
 
 from app import accounts, sessions
 from app.clock import utcnow
@@ -49,12 +50,7 @@ async def register() -> ResponseReturnValue:
     if mode == "closed":
         abort(403, "Registration is closed on this Warble.")
     form = await request.form
-    values = {
-        "username": accounts.normalize_username(form.get("username", "")),
-        "email": form.get("email", "").strip(),
-        "signup_reason": clean(form.get("signup_reason", "")),
-        "invite": form.get("invite", "").strip(),
-    }
+    values = _registration_values(form)
     session = await write_session()
     try:
         user = await accounts.create_account(
@@ -68,8 +64,24 @@ async def register() -> ResponseReturnValue:
     except accounts.Rejected as rejected:
         html = await render_template("pages/register.html", errors=rejected.errors, form=values)
         return html, 422
-    if not user.approved:  # no session: it cannot log in before an admin approves it
+    return await _welcome(user)
+
+
+def _registration_values(form: MultiDict[str, str]) -> dict[str, str]:
+    """What the form shows again after a refusal (all but the password)."""
+    return {
+        "username": accounts.normalize_username(form.get("username", "")),
+        "email": form.get("email", "").strip(),
+        "signup_reason": clean(form.get("signup_reason", "")),
+        "invite": form.get("invite", "").strip(),
+    }
+
+
+async def _welcome(user: User) -> ResponseReturnValue:
+    """A new account is logged in, unless it waits for an admin's approval (no session)."""
+    if not user.approved:
         return await render_template("pages/register_waiting.html", user=user)
+    session = await write_session()
     await sessions.start_session(session, user, remember=False)
     await session.commit()
     await flash(f"Welcome to Warble, {user.username}!", "success")
