@@ -382,3 +382,14 @@ async def test_the_next_page_of_reports_is_a_fragment(client, people, session):
     assert "<html" not in fragment and "number 20" in fragment and "number 19" not in fragment
     page = await body(await client.get(more.group(1).replace("&amp;", "&")))
     assert "<html" in page and "number 20" in page
+
+
+async def test_a_suspended_users_open_stream_ends(make_client, make_user):
+    from tests.test_live import stream
+
+    admin, victim = make_client(), make_client()
+    await admin.login(await make_user("boss", role="admin"))
+    await victim.login(await make_user("carol"))
+    async with stream(victim) as live:
+        await admin.post("/admin/accounts/carol/suspend")
+        await live.message("close")

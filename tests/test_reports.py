@@ -197,3 +197,15 @@ async def test_a_report_notifies_every_moderator_and_admin(
     assert 'id="notifications-count"' in home and ">1<" in home
     page = await body(await staff.get("/notifications"))
     assert f'href="/admin#report-{report_id}">a report</a>' in page
+
+
+async def test_a_report_reaches_a_moderators_open_page_as_a_count(make_client, make_user, post):
+    from tests.test_live import stream
+
+    mod, reporter = make_client(), make_client()
+    await mod.login(await make_user("mod", role="moderator"))
+    await reporter.login(await make_user("carol"))
+    async with stream(mod) as live:
+        await reporter.post(f"/posts/{post.id}/report", {"reason": "spam"})
+        message = await live.message("count")
+        assert ">1</span>" in message["data"]
