@@ -209,3 +209,13 @@ async def test_a_report_reaches_a_moderators_open_page_as_a_count(make_client, m
         await reporter.post(f"/posts/{post.id}/report", {"reason": "spam"})
         message = await live.message("count")
         assert ">1</span>" in message["data"]
+
+
+async def test_a_moderator_is_not_told_of_a_report_about_themselves(
+    client, bob, make_user, session
+):
+    await make_user("mod", role="moderator")
+    admin = await make_user("admin", role="admin")
+    assert (await client.post("/user/mod/report", {"reason": "abuse"})).status_code == 302
+    recipients = select(Notification.recipient_id).where(Notification.kind == "report")
+    assert list(await session.scalars(recipients)) == [admin.id]

@@ -40,7 +40,8 @@ async def create_report(
     post_id: int | None = None,
     comment_id: int | None = None,
 ) -> Report:
-    """A new open report; every moderator and admin is notified (in this transaction)."""
+    """A new open report; every moderator and admin but the reported one is notified (in this
+    transaction)."""
     report = Report(
         reporter_id=reporter_id,
         account_id=account_id,
@@ -52,7 +53,8 @@ async def create_report(
     )
     session.add(report)
     await session.flush()
-    staff = await staff_ids(session, ("moderator", "admin"))
+    # Not the reported account itself, when it is a moderator: the others decide.
+    staff = [i for i in await staff_ids(session, ("moderator", "admin")) if i != account_id]
     await notifications.reported(session, report.id, reporter_id, staff, now)
     return report
 
