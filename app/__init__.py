@@ -43,13 +43,16 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
 def _register_blueprints(app: Quart) -> None:
     from app.blueprints import (
         accounts,
+        admin,
         atom,
         avatars,
         edits,
+        invites,
         likes,
         live,
         notifications,
         posts,
+        reports,
         search,
         tags,
         timeline,
@@ -58,7 +61,7 @@ def _register_blueprints(app: Quart) -> None:
 
     blueprints = (
         *(accounts, avatars, live, notifications, timeline, posts, likes, edits, users),
-        *(tags, search, atom),
+        *(tags, search, atom, reports, admin, invites),
     )
     for blueprint in (module.bp for module in blueprints):
         app.register_blueprint(blueprint)
