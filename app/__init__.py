@@ -44,14 +44,17 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
 def _register_blueprints(app: Quart) -> None:
     from app.blueprints import (
         accounts,
+        admin,
         apps,
         atom,
         avatars,
         edits,
+        invites,
         likes,
         live,
         notifications,
         posts,
+        reports,
         search,
         tags,
         timeline,
@@ -60,7 +63,7 @@ def _register_blueprints(app: Quart) -> None:
 
     blueprints = (
         *(accounts, avatars, live, notifications, timeline, posts, likes, edits, users),
-        *(tags, search, atom, apps),
+        *(tags, search, atom, reports, admin, invites, apps),
     )
     for blueprint in (module.bp for module in blueprints):
         app.register_blueprint(blueprint)

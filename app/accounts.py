@@ -15,9 +15,10 @@ from typing import NoReturn
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import ABOUT_MAX, EMAIL_MAX, USERNAME_MAX, USERNAME_MIN, User
+from app.clock import utcnow
+from app.models import ABOUT_MAX, EMAIL_MAX, SIGNUP_REASON_MAX, USERNAME_MAX, USERNAME_MIN, User
 from app.passwords import hash_password
-from app.queries import oauth, user_sessions, users
+from app.queries import invites, moderation, notifications, oauth, user_sessions, users
 from app.text import normalize_email
 
 USERNAME_RE = re.compile(rf"[A-Za-z0-9_]{{{USERNAME_MIN},{USERNAME_MAX}}}")
@@ -97,19 +98,76 @@ class Rejected(Exception):
         self.errors = errors
 
 
-async def create_account(session: AsyncSession, username: str, email: str, password: str) -> User:
-    """Check and create an account, committed; raises Rejected with the messages by field."""
+async def create_account(
+    session: AsyncSession,
+    username: str,
+    email: str,
+    password: str,
+    *,
+    signup_reason: str | None = None,
+    invite_code: str | None = None,
+) -> User:
+    """Check and create an account, committed; raises Rejected with the messages by field.
+
+    signup_reason (REGISTRATION=approval): the account waits for an admin's approval, and
+    every admin is notified. invite_code (REGISTRATION=invite): one of its uses is taken in
+    the same transaction, or nothing is created.
+    """
     username = normalize_username(username)
-    if errors := await registration_errors(session, username, email, password):
+    errors = await registration_errors(session, username, email, password)
+    if signup_reason is not None and (message := signup_reason_error(signup_reason)):
+        errors["signup_reason"] = message
+    if invite_code is not None and (message := await invite_error(session, invite_code)):
+        errors["invite"] = message
+    if errors:
         raise Rejected(errors)
     password_hash = await hash_password(password)
     try:
         user = await users.create_user(session, username, email, password_hash)
+        await _admit(session, user, signup_reason, invite_code)
         await session.commit()
     except IntegrityError:  # someone took the name or address a moment ago
         await session.rollback()
         raise Rejected(await registration_errors(session, username, email, password)) from None
     return user
+
+
+async def _admit(
+    session: AsyncSession, user: User, signup_reason: str | None, invite_code: str | None
+) -> None:
+    if invite_code is not None and await invites.use_invite(session, invite_code, utcnow()) is None:
+        await session.rollback()  # its last use went to someone else a moment ago
+        raise Rejected({"invite": await invite_error(session, invite_code) or INVITE_USED_UP})
+    if signup_reason is not None:
+        user.approved, user.signup_reason = False, signup_reason
+        await session.flush()
+        admins = await moderation.staff_ids(session, ("admin",))
+        await notifications.waiting_for_approval(session, user.id, admins, utcnow())
+
+
+def signup_reason_error(reason: str) -> str | None:
+    if not reason:
+        return "Tell the admins why you want to join."
+    if len(reason) > SIGNUP_REASON_MAX:
+        return f"Keep it to {SIGNUP_REASON_MAX} characters (you have {len(reason)})."
+    return None
+
+
+INVITE_USED_UP = "That invite has already been used as many times as it allows."
+
+
+async def invite_error(session: AsyncSession, code: str) -> str | None:
+    """Why this invite code cannot be used now, or None."""
+    if not code:
+        return "Registration needs an invite: enter the code from your invite link."
+    invite = await invites.find_invite(session, code) if len(code) <= 32 else None
+    if invite is None:
+        return "That invite code is not valid. Check the link you were sent."
+    if invite.expires_at is not None and invite.expires_at <= utcnow():
+        return "That invite has expired. Ask for a new one."
+    if invite.max_uses is not None and invite.uses >= invite.max_uses:
+        return INVITE_USED_UP
+    return None
 
 
 async def save_profile(session: AsyncSession, user: User, about_me: str, email: str) -> None:

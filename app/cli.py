@@ -6,12 +6,14 @@ import argparse
 import asyncio
 import getpass
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app import accounts, config, migrate, serve
+from app import accounts, config, migrate, moderation, serve
 from app.db import make_engine
+from app.models import ROLES, User
+from app.queries import moderation as moderation_queries
 from app.queries import users
 
 
@@ -54,6 +56,54 @@ async def set_password(url: str, username: str, password: str) -> None:
         await engine.dispose()
 
 
+Moderate = Callable[[AsyncSession, User], Awaitable[None]]
+
+
+async def moderate(url: str, username: str, action: Moderate) -> None:
+    """Run a moderation action on an account, as the command line (logged as such)."""
+    engine = make_engine(url, schema=config.database_schema())
+    try:
+        async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+            user = await users.get_user_by_username(session, username)
+            if user is None:
+                raise CommandError(f"no user named {username!r}")
+            await action(session, user)
+    except moderation.Refused as refused:
+        raise CommandError(str(refused)) from None
+    finally:
+        await engine.dispose()
+
+
+async def list_users(url: str, role: str | None, suspended: bool) -> str:
+    engine = make_engine(url, schema=config.database_schema())
+    try:
+        async with async_sessionmaker(engine)() as session:
+            found = await moderation_queries.accounts(session, role=role, suspended=suspended)
+    finally:
+        await engine.dispose()
+    rows = [("NAME", "ROLE", "STATE", "CREATED")]
+    rows += [(u.username, u.role, state_of(u), f"{u.created_at:%Y-%m-%d %H:%M}") for u in found]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    return "\n".join(lines)
+
+
+def state_of(user: User) -> str:
+    if user.suspended_at is not None:
+        return "suspended"
+    return "active" if user.approved else "waiting"
+
+
+def confirm(question: str, assume_yes: bool) -> None:
+    if assume_yes:
+        return
+    if input(f"{question} [y/N] ").strip().lower() not in {"y", "yes"}:
+        raise CommandError("nothing done")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="warble", description="Administer a Warble instance.")
     areas = p.add_subparsers(dest="area", required=True)
@@ -76,6 +126,23 @@ def parser() -> argparse.ArgumentParser:
     setpw = user.add_parser("set-password", help="set an account's password")
     setpw.add_argument("username")
     setpw.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    role = user.add_parser("role", help="give an account a role (the first admin is made so)")
+    role.add_argument("username")
+    role.add_argument("role", choices=ROLES)
+    for name, text in (
+        ("suspend", "suspend an account: it cannot log in, its sessions end"),
+        ("unsuspend", "lift a suspension"),
+    ):
+        action = user.add_parser(name, help=text)
+        action.add_argument("username")
+        action.add_argument("--reason", default="", help="for the moderation log")
+    remove = user.add_parser("delete", help="delete an account and everything it wrote")
+    remove.add_argument("username")
+    remove.add_argument("--reason", default="", help="for the moderation log")
+    remove.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    listing = user.add_parser("list", help="list accounts: name, role, state, created")
+    listing.add_argument("--role", choices=ROLES)
+    listing.add_argument("--suspended", action="store_true", help="only suspended accounts")
 
     server = areas.add_parser(
         "serve", help="serve Warble with hypercorn, each worker on a listening socket of its own"
@@ -113,7 +180,47 @@ def run(args: argparse.Namespace) -> str:
             password = read_password(args.password_stdin)
             asyncio.run(set_password(url, args.username.strip(), password))
             return f"password changed for {args.username}"
+        case ("user", "list"):
+            return asyncio.run(list_users(url, args.role, args.suspended))
+        case ("user", action) if action in MODERATION:
+            name = args.username.strip()
+            if action == "delete":
+                confirm(f"Delete {name} and everything they wrote?", args.yes)
+            asyncio.run(moderate(url, name, MODERATION[action](args)))
+            return DONE[action].format(name=name, role=getattr(args, "role", ""))
     raise CommandError("unknown command")  # argparse rejects these first
+
+
+def _role(args: argparse.Namespace) -> Moderate:
+    return lambda session, user: moderation.set_role(session, moderation.CLI, user, args.role)
+
+
+def _suspend(args: argparse.Namespace) -> Moderate:
+    return lambda session, user: moderation.suspend(session, moderation.CLI, user, args.reason)
+
+
+def _unsuspend(args: argparse.Namespace) -> Moderate:
+    return lambda session, user: moderation.unsuspend(session, moderation.CLI, user, args.reason)
+
+
+def _delete(args: argparse.Namespace) -> Moderate:
+    return lambda session, user: moderation.delete_account(
+        session, moderation.CLI, user, args.reason
+    )
+
+
+MODERATION: dict[str, Callable[[argparse.Namespace], Moderate]] = {
+    "role": _role,
+    "suspend": _suspend,
+    "unsuspend": _unsuspend,
+    "delete": _delete,
+}
+DONE = {
+    "role": "{name} is now {role}",
+    "suspend": "suspended {name}: their sessions have ended",
+    "unsuspend": "{name} is no longer suspended",
+    "delete": "deleted {name} and everything they wrote",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,9 +17,14 @@ RATE_LIMIT_DEFAULTS = {
     "RATE_LIMIT_WRITE": "30/minute",  # posts, comments and edits per account
     "RATE_LIMIT_FOLLOW": "60/minute",  # follow and unfollow toggles per account
     "RATE_LIMIT_LIKE": "120/minute",  # like and unlike toggles per account
+    "RATE_LIMIT_REPORT": "10/hour",  # reports of posts, comments and accounts per account
 }
 # Client API requests per token and, separately, per address (Mastodon's own default).
 RATE_LIMIT_API_DEFAULT = "300/5 minutes"
+# Who may sign up (docs/moderation.md): anyone, anyone an admin approves, anyone with an
+# invite code, or nobody (accounts are then made with `warble user create`).
+REGISTRATION_MODES = ("open", "approval", "invite", "closed")
+INVITERS = ("users", "admins")  # INVITES: who may create invite links
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off"}
 
@@ -44,6 +49,16 @@ def _int(name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
+
+
+def _choice(name: str, choices: tuple[str, ...], default: str | None) -> str | None:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+    return value
 
 
 def instance_path() -> Path:
@@ -111,6 +126,9 @@ def from_environment() -> dict[str, Any]:
         "INSTANCE_PATH": str(folder),
         "SECRET_KEY": os.environ.get("SECRET_KEY", ""),
         "REGISTRATION_OPEN": _flag("REGISTRATION_OPEN", True),
+        # None: follow REGISTRATION_OPEN (derived() decides), which keeps meaning what it did.
+        "REGISTRATION": _choice("REGISTRATION", REGISTRATION_MODES, None),
+        "INVITES": _choice("INVITES", INVITERS, "users"),
         "AVATARS": os.environ.get("AVATARS", "identicon").strip().lower(),
         "RATE_LIMITS": rate_limits not in FALSE,
         # `memory` (each worker counts alone) or a Redis URL every worker and host shares.
@@ -136,7 +154,16 @@ def from_environment() -> dict[str, Any]:
 def derived(config: dict[str, Any]) -> dict[str, Any]:
     """Settings that follow from others, so an override of one stays consistent."""
     secure = config["SECURE_COOKIES"]
+    mode = config.get("REGISTRATION") or ("open" if config["REGISTRATION_OPEN"] else "closed")
+    if mode not in REGISTRATION_MODES:
+        raise ValueError(
+            f"REGISTRATION must be one of {', '.join(REGISTRATION_MODES)}, not {mode!r}"
+        )
+    if config.get("INVITES", "users") not in INVITERS:
+        raise ValueError(f"INVITES must be one of {', '.join(INVITERS)}, not {config['INVITES']!r}")
     return {
+        "REGISTRATION": mode,
+        "REGISTRATION_OPEN": mode != "closed",
         "QUART_AUTH_COOKIE_SECURE": secure,
         "QUART_AUTH_COOKIE_SAMESITE": "Lax",
         "QUART_AUTH_COOKIE_HTTP_ONLY": True,

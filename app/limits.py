@@ -42,7 +42,9 @@ SETTINGS_ATTRIBUTE = "_warble_limit_settings"
 # view. RATE_LIMIT_AUTH: log-in, registration and the password form each cost an argon2 hash
 # (~190 ms of CPU), and registration and the profile form both answer "is this address taken";
 # counted per view, one address would get that many times the budget.
-SHARED_BUDGETS = frozenset({"RATE_LIMIT_AUTH"})
+# RATE_LIMIT_REPORT: reporting a post, a comment or an account is one budget, so that three
+# kinds of report do not triple it.
+SHARED_BUDGETS = frozenset({"RATE_LIMIT_AUTH", "RATE_LIMIT_REPORT"})
 
 KeyFunction = Callable[[], Awaitable[str]]
 View = TypeVar("View", bound=Callable[..., Any])

@@ -20,7 +20,16 @@ from werkzeug.exceptions import (
 from werkzeug.routing import IntegerConverter, Map
 
 from app import accounts, text
-from app.models import ABOUT_MAX, COMMENT_MAX, EMAIL_MAX, POST_MAX, USERNAME_MAX, USERNAME_MIN
+from app.models import (
+    ABOUT_MAX,
+    COMMENT_MAX,
+    EMAIL_MAX,
+    POST_MAX,
+    REPORT_COMMENT_MAX,
+    SIGNUP_REASON_MAX,
+    USERNAME_MAX,
+    USERNAME_MIN,
+)
 from app.pagination import FIRST, MAX_ID, Cursor, InvalidCursor, Page, RankedPage, decode
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -290,6 +299,8 @@ LIMITS = {
     "USERNAME_MIN": USERNAME_MIN,
     "USERNAME_MAX": USERNAME_MAX,
     "PASSWORD_MIN": accounts.PASSWORD_MIN,
+    "SIGNUP_REASON_MAX": SIGNUP_REASON_MAX,
+    "REPORT_COMMENT_MAX": REPORT_COMMENT_MAX,
 }
 
 

@@ -704,3 +704,18 @@ async def test_consent_asks_a_visitor_to_log_in_first_and_refuses_a_suspended_tr
     answer = await client.raw.post("/oauth/token", form=form)
     assert answer.status_code == 400
     assert (await answer.get_json())["error"] == "invalid_grant"
+
+
+async def test_suspension_from_admin_ends_the_users_tokens_for_good(
+    client, make_user, make_token, count_rows
+):
+    moderator = await make_user("mod", role="moderator")
+    alice = await make_user("alice")
+    token = await make_token(alice)
+    await client.login(moderator)
+    answer = await client.post("/admin/accounts/alice/suspend", {"reason": "spam"})
+    assert answer.status_code == 302
+    assert await count_rows(OAuthToken) == 0
+    await client.post("/admin/accounts/alice/unsuspend", {"reason": "appeal"})
+    refused = await api(client, "GET", "/api/v1/timelines/home", token)
+    assert refused.status_code == 401  # unsuspending brings no token back

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from app.models import Comment, Follow, Like, Post, PostEdit, User
+from app.models import REPORT_REASONS, Comment, Follow, Like, Post, PostEdit, Report, User
 from app.pagination import InvalidCursor, decode
 from app.text import is_blank
 from tests.conftest import CSRF, PASSWORD, body
@@ -188,11 +188,14 @@ async def test_any_profile_settings(client, session, world, about, email):
 
 
 @PROPERTY
-@given(name=TEXT, verb=st.sampled_from(["", "/followers", "/following", "/follow", "/unfollow"]))
+@given(
+    name=TEXT,
+    verb=st.sampled_from(["", "/followers", "/following", "/follow", "/unfollow", "/report"]),
+)
 async def test_any_username_in_a_path(client, session, world, name, verb):
     path = f"/user/{quote_from_bytes(name.encode('utf-8', 'surrogatepass'), safe='')}{verb}"
     before = await snapshot(session)
-    if verb in ("/follow", "/unfollow"):
+    if verb in ("/follow", "/unfollow", "/report"):
         response = await send(client, path, {})
     else:
         response = await client.get(path)
@@ -218,6 +221,8 @@ async def test_any_username_in_a_path(client, session, world, name, verb):
             ("POST", "/edit"),
             ("GET", "/history"),
             ("GET", "/item"),
+            ("GET", "/report"),
+            ("POST", "/report"),
         ]
     ),
     htmx=st.booleans(),
@@ -233,6 +238,23 @@ async def test_any_post_id(client, session, world, post_id, suffix, htmx):
     assert response.status_code < 500
     if response.status_code >= 400:
         assert await snapshot(session) == before
+
+
+@PROPERTY
+@given(reason=st.one_of(FIELD, st.sampled_from(REPORT_REASONS)), comment=FIELD, htmx=st.booleans())
+async def test_any_report(client, session, world, reason, comment, htmx):
+    session.expire_all()
+    before = await session.scalar(select(func.count()).select_from(Report))
+    response = await send(
+        client, "/user/susan/report", {"reason": reason, "comment": comment}, htmx
+    )
+    assert response.status_code < 500
+    session.expire_all()
+    stored = list(await session.scalars(select(Report.comment).order_by(Report.id)))
+    if response.status_code >= 400:
+        assert len(stored) == before
+    else:
+        assert len(stored) == before + 1 and not BIDI_CONTROL.search(stored[-1])
 
 
 @PROPERTY

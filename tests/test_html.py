@@ -331,6 +331,38 @@ async def visit_as_members(v: Visits, me: Client, loner: Client, w: dict[str, An
     await v.post("loner", loner, "/user/ada/follow", explore_follow, 200, into="div")
 
 
+async def visit_moderation(v: Visits, me: Client, staff: Client, w: dict[str, Any]) -> None:
+    """Reporting (form, refusal, thank-you both ways), invites, and /admin as a moderator."""
+    who, newest = "viewer", w["newest"]
+    await v.page(who, me, f"/posts/{newest}/report")
+    await v.fragment(who, me, f"/posts/{newest}/report", into="section")
+    await v.page(who, me, "/user/ada/report")
+    await v.post(who, me, f"/posts/{newest}/report", {"reason": "other"}, 422)
+    await v.post(who, me, f"/posts/{newest}/report", {"reason": "other"}, 422, into="section")
+    await v.post(who, me, f"/posts/{newest}/report", {"reason": "spam"}, 200, into="section")
+    sent = await me.post("/user/ada/report", {"reason": "abuse", "comment": "rude"})
+    assert sent.status_code == 302
+    await v.page(who, me, "/settings/invites")
+    made = await me.post("/settings/invites", {"max_uses": "5", "expires_in": "1d"})
+    assert made.status_code == 302
+    invites = await v.page(who, me, "/settings/invites")  # with its flash message and link
+    expire = re.search(r'action="(/settings/invites/\d+/expire)"', invites)
+    assert expire
+    await v.post(who, me, expire.group(1), {}, 200, into="ul")
+    who = "moderator"
+    admin = await v.page(who, staff, "/admin")
+    report = re.search(r'id="report-(\d+)"', admin)
+    assert report
+    await v.page(who, staff, "/admin/accounts/ada")
+    slot = {"slot": f"report-{report.group(1)}", "reason": "fine"}
+    await v.post(who, staff, f"/admin/reports/{report.group(1)}/dismiss", slot, 200, into="ul")
+    await v.post(who, staff, f"/admin/reports/{report.group(1)}/dismiss", slot, 409, into="div")
+    await v.page(who, staff, "/admin/log")
+    await v.page(who, staff, "/notifications")  # "viewer sent a report"
+    await v.page(who, staff, "/admin/accounts/nobody", 404)
+    await v.page("viewer", me, "/admin", 404)
+
+
 async def visit_special_app(v: Visits, special: Any) -> None:
     """Registration closed, rate limits met, and a crash."""
 
@@ -370,6 +402,9 @@ async def test_every_page_and_fragment_renders(
     await loner.login(world["loner"])
     await visit_as_anonymous(visits, client, world)
     await visit_as_members(visits, me, loner, world)
+    staff = make_client()
+    await staff.login(await make_user("moderator", role="moderator"))
+    await visit_moderation(visits, me, staff, world)
 
 
 async def test_every_page_of_a_closed_and_limited_instance_renders(

@@ -5,44 +5,83 @@ from __future__ import annotations
 from quart import Blueprint, abort, current_app, flash, g, redirect, request, url_for
 from quart.typing import ResponseReturnValue
 from quart_auth import login_required
+from werkzeug.datastructures import MultiDict
 
 from app import accounts, sessions
 from app.clock import utcnow
 from app.db import read_session, write_session
 from app.limits import client_address, limited, login_username
+from app.models import User
 from app.passwords import hash_password, needs_rehash, verify_password
 from app.queries import user_sessions, users
+from app.text import clean
 from app.web import is_htmx, render_template, safe_next
 
 bp = Blueprint("accounts", __name__)
 
 LOGIN_FAILED = "Incorrect username or password"
+SUSPENDED = "This account is suspended. Contact the administrators of this Warble."
+WAITING = "Your account is waiting for an administrator's approval. Try again later."
+
+
+def login_refusal(user: User) -> str | None:
+    """Why a user who gave the right password still may not log in (said only to them)."""
+    if user.suspended_at is not None:
+        return SUSPENDED
+    if not user.approved:
+        return WAITING
+    return None
 
 
 @bp.get("/register")
 async def register_form() -> ResponseReturnValue:
     if g.user is not None:
         return redirect(url_for("timeline.index"))
-    return await render_template("pages/register.html", errors={}, form={})
+    form = {"invite": request.args.get("invite", "").strip()[:32]}
+    return await render_template("pages/register.html", errors={}, form=form)
 
 
 @bp.post("/register")
 @limited(("RATE_LIMIT_AUTH", client_address))
 async def register() -> ResponseReturnValue:
-    if not current_app.config["REGISTRATION_OPEN"]:
+    """Sign up as REGISTRATION allows: at once (open), waiting for an admin (approval), with
+    an invite code (invite), or not at all (closed)."""
+    mode = current_app.config["REGISTRATION"]
+    if mode == "closed":
         abort(403, "Registration is closed on this Warble.")
     form = await request.form
-    username = accounts.normalize_username(form.get("username", ""))
-    email = form.get("email", "").strip()
+    values = _registration_values(form)
     session = await write_session()
     try:
-        user = await accounts.create_account(session, username, email, form.get("password", ""))
-    except accounts.Rejected as rejected:
-        form_values = {"username": username, "email": email}
-        html = await render_template(
-            "pages/register.html", errors=rejected.errors, form=form_values
+        user = await accounts.create_account(
+            session,
+            values["username"],
+            values["email"],
+            form.get("password", ""),
+            signup_reason=values["signup_reason"] if mode == "approval" else None,
+            invite_code=values["invite"] if mode == "invite" else None,
         )
+    except accounts.Rejected as rejected:
+        html = await render_template("pages/register.html", errors=rejected.errors, form=values)
         return html, 422
+    return await _welcome(user)
+
+
+def _registration_values(form: MultiDict[str, str]) -> dict[str, str]:
+    """What the form shows again after a refusal (all but the password)."""
+    return {
+        "username": accounts.normalize_username(form.get("username", "")),
+        "email": form.get("email", "").strip(),
+        "signup_reason": clean(form.get("signup_reason", "")),
+        "invite": form.get("invite", "").strip(),
+    }
+
+
+async def _welcome(user: User) -> ResponseReturnValue:
+    """A new account is logged in, unless it waits for an admin's approval (no session)."""
+    if not user.approved:
+        return await render_template("pages/register_waiting.html", user=user)
+    session = await write_session()
     await sessions.start_session(session, user, remember=False)
     await session.commit()
     await flash(f"Welcome to Warble, {user.username}!", "success")
@@ -72,6 +111,11 @@ async def login() -> ResponseReturnValue:
         return await render_template(
             "pages/login.html", error=LOGIN_FAILED, form=values, next_url=next_url
         ), 422
+    if refusal := login_refusal(user):
+        values = {"username": username}
+        return await render_template(
+            "pages/login.html", error=refusal, form=values, next_url=next_url
+        ), 403
     session = await write_session()
     if needs_rehash(user.password_hash):
         await users.set_password_hash(session, user.id, await hash_password(password))

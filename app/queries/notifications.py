@@ -61,6 +61,7 @@ async def _notify(
     *,
     post_id: int | None = None,
     comment_id: int | None = None,
+    report_id: int | None = None,
 ) -> None:
     if recipient_id == actor_id:
         return  # never for your own actions
@@ -71,6 +72,7 @@ async def _notify(
             actor_id=actor_id,
             post_id=post_id,
             comment_id=comment_id,
+            report_id=report_id,
             created_at=now,
         )
     )
@@ -210,6 +212,22 @@ async def commented(
     for user_id in mentioned:
         if user_id != post_author_id:
             await _notify(session, user_id, "mention", actor, now, **ids)
+
+
+async def reported(
+    session: AsyncSession, report_id: int, reporter_id: int, staff: list[int], now: datetime
+) -> None:
+    """A new report: every moderator and admin (`staff`) hears of it."""
+    for user_id in staff:
+        await _notify(session, user_id, "report", reporter_id, now, report_id=report_id)
+
+
+async def waiting_for_approval(
+    session: AsyncSession, user_id: int, admins: list[int], now: datetime
+) -> None:
+    """A new account waits for approval (REGISTRATION=approval): every admin hears of it."""
+    for admin_id in admins:
+        await _notify(session, admin_id, "signup", user_id, now)
 
 
 class Item(NamedTuple):

@@ -40,12 +40,19 @@ async def active_session(
     session: AsyncSession, token_hash: str, now: datetime
 ) -> tuple[UserSession, int] | None:
     """The unexpired session with this token, with its user and their unread notification
-    count (for the navigation), in one statement."""
+    count (for the navigation), in one statement. A suspended account's, or one still waiting
+    for approval, is no session: suspending deletes the rows too, and this check makes a
+    cookie worthless on the next request even if a login raced the suspension."""
     stmt = (
         select(UserSession, notifications.unread_count_of(User.id))
         .join(UserSession.user)
         .options(contains_eager(UserSession.user))
-        .where(UserSession.token_hash == token_hash, UserSession.expires_at > now)
+        .where(
+            UserSession.token_hash == token_hash,
+            UserSession.expires_at > now,
+            User.suspended_at.is_(None),
+            User.approved,
+        )
     )
     row = (await session.execute(stmt)).first()
     return (row[0], row[1]) if row else None
