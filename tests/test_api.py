@@ -719,3 +719,17 @@ async def test_suspension_from_admin_ends_the_users_tokens_for_good(
     await client.post("/admin/accounts/alice/unsuspend", {"reason": "appeal"})
     refused = await api(client, "GET", "/api/v1/timelines/home", token)
     assert refused.status_code == 401  # unsuspending brings no token back
+
+
+async def test_what_warble_has_none_of_is_an_empty_answer_with_its_scope(
+    client, make_user, make_token
+):
+    token = await make_token(await make_user("alice"))
+    narrow = await make_token(await make_user("bob"), "read:statuses")
+    for path in ("/api/v1/custom_emojis", "/api/v1/filters", "/api/v2/filters", "/api/v1/lists"):
+        answer = await api(client, "GET", path, token)
+        assert (answer.status_code, await answer.get_json()) == (200, [])
+    assert (await api(client, "GET", "/api/v1/lists", narrow)).status_code == 403
+    assert (await client.raw.get("/api/v1/lists")).status_code == 401
+    prefs = await (await api(client, "GET", "/api/v1/preferences", token)).get_json()
+    assert prefs["posting:default:visibility"] == "public"

@@ -10,7 +10,17 @@ from __future__ import annotations
 
 from quart import Quart, Response, g, request
 
-from app.api import accounts, auth, instance, notifications, oauth, search, statuses, timelines
+from app.api import (
+    accounts,
+    auth,
+    empty,
+    instance,
+    notifications,
+    oauth,
+    search,
+    statuses,
+    timelines,
+)
 from app.web import is_api_request
 
 CORS_HEADERS = {
@@ -45,7 +55,8 @@ async def _api_headers(response: Response) -> Response:
 
 
 def init_app(app: Quart) -> None:
-    for module in (oauth, instance, accounts, statuses, timelines, notifications, search):
+    modules = (oauth, instance, accounts, statuses, timelines, notifications, search, empty)
+    for module in modules:
         app.register_blueprint(module.bp)
     app.before_request(_limit_api_requests)
     app.after_request(_api_headers)
