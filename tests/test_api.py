@@ -733,3 +733,27 @@ async def test_what_warble_has_none_of_is_an_empty_answer_with_its_scope(
     assert (await client.raw.get("/api/v1/lists")).status_code == 401
     prefs = await (await api(client, "GET", "/api/v1/preferences", token)).get_json()
     assert prefs["posting:default:visibility"] == "public"
+
+
+async def test_notifications_page_by_link_and_min_id(client, make_user, make_token, session):
+    from app.queries import follows
+
+    alice = await make_user("alice")
+    fans = [await make_user(f"fan{n}") for n in range(25)]
+    for fan in fans:
+        await follows.follow(session, fan.id, alice.id)
+        await session.commit()
+    token = await make_token(alice)
+    seen, url = [], "/api/v1/notifications?limit=10"
+    while url:
+        answer = await api(client, "GET", url, token)
+        seen += [n["account"]["acct"] for n in await answer.get_json()]
+        match = re.match(r'<([^>]+)>; rel="next"', answer.headers.get("Link", ""))
+        url = match.group(1).removeprefix("http://127.0.0.1:8000") if match else None
+    assert seen == [fan.username for fan in reversed(fans)]
+    everything = await (
+        await api(client, "GET", "/api/v1/notifications?limit=40", token)
+    ).get_json()
+    oldest = everything[-1]["id"]
+    after = await api(client, "GET", f"/api/v1/notifications?min_id={oldest}&limit=3", token)
+    assert [n["account"]["acct"] for n in await after.get_json()] == ["fan3", "fan2", "fan1"]

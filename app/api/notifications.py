@@ -17,7 +17,7 @@ from app.api.auth import user_with
 from app.api.load import context_for
 from app.db import read_session, write_session
 from app.models import User
-from app.pagination import FIRST, Cursor
+from app.pagination import FIRST, PAGE_SIZE, Cursor
 from app.queries import notifications, posts
 from app.queries.notifications import Item
 from app.queries.search import BY_ID
@@ -64,15 +64,20 @@ async def index() -> ResponseReturnValue:
     async def lookup(notification_id: int) -> Cursor | None:
         return await notifications.cursor_of(session, me.id, notification_id)
 
-    cursor = await http.cursor_of(paging.max, lookup, FIRST)
-    # min_id as since_id: the newest after it (docs/api.md, "Not implemented")
-    newer = paging.since or paging.min
-    since = await http.cursor_of(newer, lookup, FIRST) if newer else None
+    if paging.min is not None:  # the ones right after it, at most a page
+        after = await notifications.right_after(
+            session, me.id, await http.cursor_of(paging.min, lookup, FIRST)
+        )
+        found = after[-min(paging.limit, PAGE_SIZE) :]
+        next_cursor = _key(found[-1]) if found else None
+    else:
+        cursor = await http.cursor_of(paging.max, lookup, FIRST)
+        since = await http.cursor_of(paging.since, lookup, FIRST) if paging.since else None
 
-    async def fetch(c: Cursor) -> Any:
-        return await notifications.page_of(session, me.id, c)
+        async def fetch(c: Cursor) -> Any:
+            return await notifications.page_of(session, me.id, c)
 
-    found, next_cursor = await http.take(fetch, cursor, paging.limit, _key, since)
+        found, next_cursor = await http.take(fetch, cursor, paging.limit, _key, since)
     body = await _render(_wanted(found), me)
     return body, 200, http.link_header(found, next_cursor, _key, paging.limit)
 
