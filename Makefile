@@ -23,6 +23,7 @@ migrate: $(BIN)/.installed
 	$(BIN)/warble db upgrade
 
 # Browsers drop Secure cookies over plain http, so a loopback bind turns them off by default.
+# BASE_URL (the absolute URLs of the API and feeds) defaults to where this server listens.
 run: migrate
 	@case "$(BIND)" in 127.*|localhost:*|\[::1\]:*) secure=false ;; *) secure=true ;; esac; \
 	SECURE_COOKIES=$${SECURE_COOKIES:-$$secure} BASE_URL=$${BASE_URL:-http://$(BIND)} \

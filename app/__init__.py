@@ -8,7 +8,7 @@ from typing import Any
 from hypercorn.middleware import ProxyFixMiddleware
 from quart import Quart
 
-from app import config, db, events, health, limits, passwords, sessions, web
+from app import api, config, db, events, health, limits, passwords, sessions, web
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,6 +27,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
     db.init_app(app)
     web.init_app(app)  # CSRF is checked before anything else reads the request
     _register_blueprints(app)
+    api.init_app(app)  # the client API and OAuth (app/api/)
     limits.init_app(app)  # wraps the blueprints' limited views, so it comes after them
     sessions.init_app(app)
     health.init_app(app)
@@ -44,6 +45,7 @@ def _register_blueprints(app: Quart) -> None:
     from app.blueprints import (
         accounts,
         admin,
+        apps,
         atom,
         avatars,
         edits,
@@ -61,7 +63,7 @@ def _register_blueprints(app: Quart) -> None:
 
     blueprints = (
         *(accounts, avatars, live, notifications, timeline, posts, likes, edits, users),
-        *(tags, search, atom, reports, admin, invites),
+        *(tags, search, atom, reports, admin, invites, apps),
     )
     for blueprint in (module.bp for module in blueprints):
         app.register_blueprint(blueprint)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.clock import utcnow
 from app.models import ABOUT_MAX, EMAIL_MAX, SIGNUP_REASON_MAX, USERNAME_MAX, USERNAME_MIN, User
 from app.passwords import hash_password
-from app.queries import invites, moderation, notifications, user_sessions, users
+from app.queries import invites, moderation, notifications, oauth, user_sessions, users
 from app.text import normalize_email
 
 USERNAME_RE = re.compile(rf"[A-Za-z0-9_]{{{USERNAME_MIN},{USERNAME_MAX}}}")
@@ -198,9 +198,10 @@ def _refuse_taken_email(user: User) -> NoReturn:
 
 async def set_password(session: AsyncSession, user_id: int, password: str) -> None:
     """A new password, committed: every session of the account ends (a caller who keeps
-    theirs starts a new one)."""
+    theirs starts a new one), and so does every app's access (its OAuth tokens)."""
     if message := password_error(password):
         raise Rejected({"password": message})
     await users.set_password_hash(session, user_id, await hash_password(password))
     await user_sessions.end_sessions(session, user_id)
+    await oauth.revoke_all(session, user_id)
     await session.commit()

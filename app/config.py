@@ -19,6 +19,8 @@ RATE_LIMIT_DEFAULTS = {
     "RATE_LIMIT_LIKE": "120/minute",  # like and unlike toggles per account
     "RATE_LIMIT_REPORT": "10/hour",  # reports of posts, comments and accounts per account
 }
+# Client API requests per token and, separately, per address (Mastodon's own default).
+RATE_LIMIT_API_DEFAULT = "300/5 minutes"
 # Who may sign up (docs/moderation.md): anyone, anyone an admin approves, anyone with an
 # invite code, or nobody (accounts are then made with `warble user create`).
 REGISTRATION_MODES = ("open", "approval", "invite", "closed")
@@ -145,6 +147,7 @@ def from_environment() -> dict[str, Any]:
         "SESSION_IDLE_HOURS": _int("SESSION_IDLE_HOURS", 24),
         "REMEMBER_DAYS": _int("REMEMBER_DAYS", 30),
         "HSTS_MAX_AGE": _int("HSTS_MAX_AGE", 365 * 24 * 3600),
+        "RATE_LIMIT_API": os.environ.get("RATE_LIMIT_API", RATE_LIMIT_API_DEFAULT),
     } | {name: os.environ.get(name, default) for name, default in RATE_LIMIT_DEFAULTS.items()}
 
 

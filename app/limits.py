@@ -263,6 +263,7 @@ def init_app(app: Quart) -> None:
     """Turn every @limited view's settings into Limits; call after the blueprints are in."""
     # Parsed here, so a typo fails at start-up, not at the first request.
     parsed = {setting: parse(app.config[setting]) for setting in RATE_LIMIT_DEFAULTS}
+    parse(app.config["RATE_LIMIT_API"])  # app/api/auth.py applies it
     store = make_store(app.config["RATE_LIMIT_STORE"])
     for endpoint, view in list(app.view_functions.items()):
         if settings := getattr(view, SETTINGS_ATTRIBUTE, None):
@@ -273,3 +274,4 @@ def init_app(app: Quart) -> None:
             app.view_functions[endpoint] = _with_limits(view, limits)
     app.config["QUART_RATE_LIMITER_ENABLED"] = app.config["RATE_LIMITS"]
     Limiter(app, key_function=client_address, store=store)  # a new store per app (per worker)
+    app.extensions["warble_limits_store"] = store  # the client API counts its budget here too

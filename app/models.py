@@ -505,3 +505,98 @@ class Invite(Base):
         Index("ix_invites_creator_id_created_at", "creator_id", created_at.desc()),
         CheckConstraint("max_uses IS NULL OR max_uses > 0", name="max_uses_positive"),
     )
+
+
+# The client API's OAuth 2 (docs/api.md). Secrets, codes and tokens are random strings of which
+# only the SHA-256 is stored, as for session tokens (app/sessions.py): a copy of the database
+# opens nothing. The client secret too: a client is shown it once, when it registers
+# (POST /api/v1/apps), and only ever sends it back, so nothing needs its clear text.
+APP_NAME_MAX = 100
+WEBSITE_MAX = 255
+SCOPES_MAX = 255
+REDIRECT_URIS_MAX = 2000
+IDEMPOTENCY_KEY_MAX = 255
+
+
+class OAuthApp(Base):
+    """A client application registered through POST /api/v1/apps (anyone may register one)."""
+
+    __tablename__ = "oauth_apps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))  # public: in every authorize URL
+    client_secret_hash: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(APP_NAME_MAX))
+    redirect_uris: Mapped[str] = mapped_column(Text)  # one per line, compared exactly
+    scopes: Mapped[str] = mapped_column(String(SCOPES_MAX))  # space-separated
+    website: Mapped[str | None] = mapped_column(String(WEBSITE_MAX))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_oauth_apps_client_id", "client_id", unique=True),)
+
+
+class OAuthCode(Base):
+    """An authorization code: given to the app's redirect URI once the user consents, traded
+    for a token once (the trade deletes it), within ten minutes, with the same redirect URI and
+    (PKCE) the verifier of its challenge."""
+
+    __tablename__ = "oauth_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    app_id: Mapped[int] = mapped_column(ForeignKey("oauth_apps.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    scopes: Mapped[str] = mapped_column(String(SCOPES_MAX))
+    code_challenge: Mapped[str | None] = mapped_column(String(128))  # S256, base64url
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_oauth_codes_code_hash", "code_hash", unique=True),
+        Index("ix_oauth_codes_app_id", "app_id"),
+        Index("ix_oauth_codes_user_id", "user_id"),
+    )
+
+
+class OAuthToken(Base):
+    """An access token: a user's grant to an app, or (user_id NULL) the app's own token from
+    the client_credentials grant. Revoking deletes the row; so do a password change and the
+    user's "Revoke" in Settings → Authorized apps."""
+
+    __tablename__ = "oauth_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    app_id: Mapped[int] = mapped_column(ForeignKey("oauth_apps.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    scopes: Mapped[str] = mapped_column(String(SCOPES_MAX))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Written at most every few minutes (app/api/auth.py: TOUCH_EVERY), not on every request.
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    app: Mapped[OAuthApp] = relationship(lazy="raise", innerjoin=True)
+
+    __table_args__ = (
+        Index("ix_oauth_tokens_token_hash", "token_hash", unique=True),
+        # A user's grants by app (Settings → Authorized apps; revoking one app's tokens).
+        Index("ix_oauth_tokens_user_id_app_id", "user_id", "app_id"),
+        Index("ix_oauth_tokens_app_id", "app_id"),
+    )
+
+
+class IdempotencyKey(Base):
+    """POST /api/v1/statuses with an Idempotency-Key: the post it made, so that the same key
+    from the same user makes no second post (a client retrying after a lost answer). Kept an
+    hour, as Mastodon does; gone with the post."""
+
+    __tablename__ = "idempotency_keys"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(IDEMPOTENCY_KEY_MAX), primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_idempotency_keys_post_id", "post_id"),)

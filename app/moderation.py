@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clock import utcnow
 from app.models import ROLES, Report, User
-from app.queries import comments, posts, user_sessions
+from app.queries import comments, oauth, posts, user_sessions
 from app.queries import moderation as queries
 
 STAFF = ("moderator", "admin")
@@ -145,12 +145,14 @@ async def delete_reported(session: AsyncSession, actor: Actor, report: Report, r
 async def suspend(
     session: AsyncSession, actor: Actor, target: User, reason: str, report_id: int | None = None
 ) -> None:
-    """Suspend: every session ends now (open streams close), the account's open reports are
-    resolved, and no login or old cookie works until it is unsuspended."""
+    """Suspend: every session ends now (open streams close), and every app's token (the
+    client API), the account's open reports are resolved, and no login or old cookie works
+    until it is unsuspended."""
     check(actor, "suspend", target)
     if not await queries.set_suspended(session, target.id, utcnow()):
         raise AlreadyDone(f"{target.username} is already suspended.")
     await user_sessions.end_sessions(session, target.id)
+    await oauth.revoke_all(session, target.id)
     await queries.resolve(session, actor.id, "suspend", utcnow(), account_id=target.id)
     await _log(session, actor, "suspend", target, reason, report_id=report_id)
     await session.commit()

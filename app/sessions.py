@@ -24,7 +24,7 @@ from app.clock import utcnow
 from app.db import read_session, write_session
 from app.models import USER_AGENT_MAX, User, UserSession
 from app.queries import user_sessions, users
-from app.web import is_htmx, rotate_csrf_token
+from app.web import is_api_request, is_htmx, rotate_csrf_token
 
 # A session's use (and the user's last_seen_at) is written at most this often: an idle
 # session ends between SESSION_IDLE_HOURS and that plus this after its last request.
@@ -56,8 +56,8 @@ async def load_user_and_touch_session() -> None:
     g.user = g.login = None
     g.unread = 0
     token = current_user.auth_id
-    if request.endpoint in NO_USER_ENDPOINTS or token is None:
-        return
+    if request.endpoint in NO_USER_ENDPOINTS or token is None or is_api_request():
+        return  # the API knows its caller by the Bearer token alone (app/api/auth.py)
     now = utcnow()
     found = None
     if len(token) <= TOKEN_MAX:

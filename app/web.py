@@ -37,6 +37,17 @@ UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 VARY = ("HX-Request", "HX-Boosted", "HX-History-Restore-Request", "Cookie")
 
 
+# The client API (app/api/): Bearer tokens only, never the session cookie, JSON errors.
+API_PREFIX = "/api/"
+API_PATHS = frozenset({"/oauth/token", "/oauth/revoke"})
+
+
+def is_api_request() -> bool:
+    """A request to the client API: it never reads the session cookie (sessions.py), so CSRF
+    cannot apply to it, and its errors are JSON. The OAuth consent form is not one of them."""
+    return request.path.startswith(API_PREFIX) or request.path in API_PATHS
+
+
 def is_htmx() -> bool:
     """True for an htmx request that wants a fragment, not a whole page."""
     headers = request.headers
@@ -93,7 +104,7 @@ def rotate_csrf_token() -> None:
 
 
 async def _check_csrf() -> None:
-    if request.method not in UNSAFE_METHODS:
+    if request.method not in UNSAFE_METHODS or is_api_request():
         return
     # Browsers send it in lower case; whatever rewrote "Cross-Site" on the way still means it.
     if request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
@@ -180,6 +191,10 @@ FORM_PAGES = {
 async def error_response(error: HTTPException) -> Answer:
     """A full error page, or for htmx a notice that replaces whatever the page's message area
     (#messages, fixed on screen by static/app.js) held."""
+    if is_api_request():
+        from app.api.http import json_error  # the API's own shape: {"error": "..."}
+
+        return json_error(error)  # type: ignore[return-value]
     code = error.code or 500
     message = error.description
     if code == 500:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import insert, select, update
@@ -287,6 +288,22 @@ async def visit_as_members(v: Visits, me: Client, loner: Client, w: dict[str, An
     await v.post(who, me, "/settings/profile", {"email": "nope", "about_me": "x" * 300}, 422)
     await v.page(who, me, "/settings/password")
     await v.page(who, me, "/settings/sessions")
+    await v.page(who, me, "/settings/apps")  # no app authorized yet
+    # OAuth: the consent page, and the code it shows for an out-of-band app.
+    oob = "urn:ietf:wg:oauth:2.0:oob"
+    registered = await me.raw.post(
+        "/api/v1/apps", json={"client_name": "toot", "redirect_uris": oob, "scopes": "read"}
+    )
+    app = await registered.get_json()
+    consent = {"client_id": app["client_id"], "redirect_uri": oob}
+    await v.page(who, me, f"/oauth/authorize?{urlencode(consent | {'scope': 'read'})}")
+    shown = await v.post(who, me, "/oauth/authorize", consent | {"decision": "authorize"}, 200)
+    await v.post(who, me, "/oauth/authorize", consent | {"decision": "deny"}, 200)
+    code = re.search(r'id="oauth-code"[^>]*>([^<]+)<', shown).group(1)
+    trade = {"grant_type": "authorization_code", "code": code, "redirect_uri": oob}
+    secret = {"client_id": app["client_id"], "client_secret": app["client_secret"]}
+    assert (await me.raw.post("/oauth/token", form=trade | secret)).status_code == 200
+    await v.page(who, me, "/settings/apps")  # toot, with its scopes and Revoke
     await v.page(who, me, "/notifications")
     wrong = {"current_password": "not it", "new_password": "short"}
     await v.post(who, me, "/settings/password", wrong, 422)

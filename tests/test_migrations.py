@@ -507,3 +507,60 @@ async def test_0008_from_0007_moderation_keeps_every_account_a_user_and_goes_bac
             "WHERE name = 'ix_notifications_recipient_id_created_at_id'",
         )
         assert "created_at DESC, id DESC" in sql
+
+
+async def test_0009_from_0008_adds_oauth_keeps_data_and_goes_back(empty_db):
+    await migrate(empty_db, command.upgrade, "0008")
+    await execute(
+        empty_db,
+        SUSAN_AND_JOHN,
+        "INSERT INTO posts (author_id, body, created_at) VALUES (1, 'hi', CURRENT_TIMESTAMP)",
+    )
+    await migrate(empty_db, command.upgrade, "0009")
+    await execute(
+        empty_db,
+        "INSERT INTO oauth_apps (client_id, client_secret_hash, name, redirect_uris, scopes, "
+        "created_at) VALUES ('cid', 'h', 'toot', 'urn:ietf:wg:oauth:2.0:oob', 'read write', "
+        "CURRENT_TIMESTAMP)",
+        "INSERT INTO oauth_codes (code_hash, app_id, user_id, redirect_uri, scopes, created_at, "
+        "expires_at) VALUES ('c', 1, 1, 'urn:ietf:wg:oauth:2.0:oob', 'read', CURRENT_TIMESTAMP, "
+        "CURRENT_TIMESTAMP)",
+        "INSERT INTO oauth_tokens (token_hash, app_id, user_id, scopes, created_at) VALUES "
+        "('t1', 1, 1, 'read', CURRENT_TIMESTAMP), ('t2', 1, NULL, 'read', CURRENT_TIMESTAMP)",
+        "INSERT INTO idempotency_keys (user_id, key, post_id, created_at) "
+        "VALUES (1, 'k', 1, CURRENT_TIMESTAMP)",
+    )
+    for refused in (
+        "INSERT INTO oauth_apps (client_id, client_secret_hash, name, redirect_uris, scopes, "
+        "created_at) VALUES ('cid', 'h2', 'x', 'x', 'read', CURRENT_TIMESTAMP)",
+        "INSERT INTO oauth_tokens (token_hash, app_id, scopes, created_at) "
+        "VALUES ('t1', 1, 'read', CURRENT_TIMESTAMP)",
+    ):
+        try:
+            await execute(empty_db, refused)
+        except Exception as error:  # IntegrityError, wrapped differently per driver
+            assert "unique" in str(error).lower()
+        else:
+            raise AssertionError(f"accepted: {refused[:60]}")
+
+    # A deleted user takes their code, token and keys; the app's own token stays.
+    engine = empty_db.engine()  # foreign keys on, as the app runs
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("DELETE FROM users WHERE id = 1"))
+    finally:
+        await engine.dispose()
+    [left] = await execute(
+        empty_db,
+        "SELECT (SELECT count(*) FROM oauth_codes), (SELECT count(*) FROM idempotency_keys), "
+        "(SELECT count(*) FROM oauth_tokens WHERE user_id IS NULL), "
+        "(SELECT count(*) FROM oauth_tokens)",
+    )
+    assert left == [(0, 0, 1, 1)]
+
+    await migrate(empty_db, command.downgrade, "0008")
+    gone = {"oauth_apps", "oauth_codes", "oauth_tokens", "idempotency_keys"}
+    assert gone.isdisjoint(await inspect_db(empty_db, tables))
+    [users] = await execute(empty_db, "SELECT username FROM users")
+    assert users == [("john",)]
+    await migrate(empty_db, command.upgrade, "head")

@@ -136,3 +136,13 @@ async def followed_among(session: AsyncSession, viewer: int, user_ids: set[int])
         Follow.follower_id == viewer, Follow.followed_id.in_(user_ids)
     )
     return set(await session.scalars(stmt))
+
+
+async def followers_among(session: AsyncSession, viewer: int, user_ids: set[int]) -> set[int]:
+    """Which of these users follow the viewer (one statement, for API relationships)."""
+    if not user_ids:
+        return set()
+    stmt = select(Follow.follower_id).where(
+        Follow.followed_id == viewer, Follow.follower_id.in_(user_ids)
+    )
+    return set(await session.scalars(stmt))

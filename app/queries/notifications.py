@@ -265,28 +265,42 @@ def _like_groups() -> tuple[Any, Any]:
     return listed, others
 
 
-async def page_of(session: AsyncSession, user_id: int, cursor: Cursor = FIRST) -> Page[Item]:
-    """A user's notifications newest first, with who and what, likes grouped by post, in one
-    statement."""
+def _listed(user_id: int) -> Any:
+    """A user's notifications as listed, with who and what, likes grouped by post."""
     post, comment = aliased(Post), aliased(Comment)
     listed, others = _like_groups()
-    stmt = (
+    return (
         select(Notification, post.body, comment.body, others)
         .join(Notification.actor)
         .options(contains_eager(Notification.actor))
         .outerjoin(post, post.id == Notification.post_id)
         .outerjoin(comment, comment.id == Notification.comment_id)
-        .where(
-            Notification.recipient_id == user_id,
-            Notification.withdrawn_at.is_(None),
-            listed,
-            tuple_(Notification.created_at, Notification.id) < (cursor.at, cursor.id),
-        )
-        .order_by(Notification.created_at.desc(), Notification.id.desc())
+        .where(Notification.recipient_id == user_id, Notification.withdrawn_at.is_(None), listed)
         .limit(FETCH)
+    )
+
+
+async def page_of(session: AsyncSession, user_id: int, cursor: Cursor = FIRST) -> Page[Item]:
+    """A user's notifications newest first, with who and what, likes grouped by post, in one
+    statement."""
+    stmt = (
+        _listed(user_id)
+        .where(tuple_(Notification.created_at, Notification.id) < (cursor.at, cursor.id))
+        .order_by(Notification.created_at.desc(), Notification.id.desc())
     )
     rows = [Item(n, p, c, o) for n, p, c, o in await session.execute(stmt)]
     return cut(rows, lambda item: Cursor(item.notification.created_at, item.notification.id))
+
+
+async def right_after(session: AsyncSession, user_id: int, cursor: Cursor) -> list[Item]:
+    """The PAGE_SIZE + 1 notifications right after `cursor` (the client API's min_id), newest
+    first: the same index as `page_of`, read forwards."""
+    stmt = (
+        _listed(user_id)
+        .where(tuple_(Notification.created_at, Notification.id) > (cursor.at, cursor.id))
+        .order_by(Notification.created_at.asc(), Notification.id.asc())
+    )
+    return [Item(n, p, c, o) for n, p, c, o in reversed((await session.execute(stmt)).all())]
 
 
 async def mark_read(session: AsyncSession, user_id: int, ids: list[int], now: datetime) -> bool:
@@ -316,3 +330,30 @@ async def mark_read(session: AsyncSession, user_id: int, ids: list[int], now: da
     if changed:
         await events.publish(session, "read", user_id=user_id)
     return changed
+
+
+async def cursor_of(session: AsyncSession, user_id: int, notification_id: int) -> Cursor | None:
+    """Where a page after one of the user's notifications starts (API paging by id)."""
+    stmt = select(Notification.created_at).where(
+        Notification.id == notification_id, Notification.recipient_id == user_id
+    )
+    at = await session.scalar(stmt)
+    return None if at is None else Cursor(at, notification_id)
+
+
+async def dismiss(session: AsyncSession, user_id: int, notification_id: int) -> bool:
+    """Delete one of the user's notifications; False when it is not theirs (or gone)."""
+    stmt = (
+        delete(Notification)
+        .where(Notification.id == notification_id, Notification.recipient_id == user_id)
+        .returning(Notification.id)
+    )
+    if (await session.execute(stmt)).first() is None:
+        return False
+    await events.publish(session, "read", user_id=user_id)
+    return True
+
+
+async def clear(session: AsyncSession, user_id: int) -> None:
+    await session.execute(delete(Notification).where(Notification.recipient_id == user_id))
+    await events.publish(session, "read", user_id=user_id)

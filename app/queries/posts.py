@@ -210,3 +210,42 @@ async def history(session: AsyncSession, post_id: int, cursor: Cursor = FIRST) -
     )
     rows = list(await session.scalars(stmt))
     return cut(rows, lambda edit: Cursor(edit.created_at, edit.id))
+
+
+# -- right after a cursor (the client API's min_id) ---------------------------------------------
+# The posts just newer than a cursor, oldest first in the subquery (PAGE_SIZE + 1 of them),
+# shown newest first like every page: what a client catching up from the newest post it has
+# asks for. The same indexes as the pages above, read forwards.
+AFTER_CURSOR = tuple_(Post.created_at, Post.id) > tuple_(
+    bindparam("after_at", type_=UTCDateTime()), bindparam("after_id", type_=Integer)
+)
+
+
+def keyset_after(*conditions: Any) -> Select[Any]:
+    """The ids of the posts matching `conditions` right after the cursor, oldest first."""
+    order = (Post.created_at.asc(), Post.id.asc())
+    return select(Post.id).where(*conditions, AFTER_CURSOR).order_by(*order).limit(FETCH)
+
+
+EXPLORE_AFTER = page_of(keyset_after().subquery("ids"))
+BY_AUTHOR_AFTER = page_of(keyset_after(Post.author_id == bindparam("author")).subquery("ids"))
+TAGGED_AFTER = page_of(
+    select(PostTag.post_id.label("id"))
+    .where(
+        PostTag.tag == bindparam("tag"),
+        tuple_(PostTag.created_at, PostTag.post_id)
+        > tuple_(bindparam("after_at", type_=UTCDateTime()), bindparam("after_id", type_=Integer)),
+    )
+    .order_by(PostTag.created_at.asc(), PostTag.post_id.asc())
+    .limit(FETCH)
+    .subquery("ids")
+)
+
+
+async def feed_after(
+    session: AsyncSession, stmt: Select[Any], cursor: Cursor, viewer: int | None, **params: Any
+) -> list[FeedItem]:
+    """Run an `..._AFTER` statement: up to PAGE_SIZE + 1 posts right after `cursor`, newest
+    first."""
+    params |= {"after_at": cursor.at, "after_id": cursor.id, "viewer": viewer or 0}
+    return items(await session.execute(stmt, params))

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import UTCDateTime, dialect_of
 from app.models import Follow, Post
 from app.pagination import FETCH, FIRST, Cursor, Page
+from app.queries import posts
 from app.queries.posts import NEWEST_FIRST, FeedItem, feed, items, keyset, page_of
 
 _me = bindparam("me", type_=Integer)
@@ -128,3 +129,12 @@ async def home_newer(session: AsyncSession, user_id: int, since: Cursor) -> list
     )
     params = {"me": user_id, "viewer": user_id, "since_at": since.at, "since_id": since.id}
     return items(await session.execute(page_of(ids), params))
+
+
+# The home posts right after a cursor (the client API's min_id), newest first: the plain
+# definition read forwards from the cursor, which is recent when a client catches up.
+HOME_AFTER = page_of(posts.keyset_after(_by_followed(Post.author_id)).subquery("ids"))
+
+
+async def home_after(session: AsyncSession, user_id: int, cursor: Cursor) -> list[FeedItem]:
+    return await posts.feed_after(session, HOME_AFTER, cursor, user_id, me=user_id)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import User
+from app.models import Follow, Post, User
 from app.text import normalize_email
 
 
@@ -74,3 +75,29 @@ async def update_profile(session: AsyncSession, user_id: int, *, about_me: str, 
 
 async def touch_last_seen(session: AsyncSession, user_id: int, when: datetime) -> None:
     await session.execute(update(User).where(User.id == user_id).values(last_seen_at=when))
+
+
+async def users_named(session: AsyncSession, names: set[str]) -> list[User]:
+    """The users with these (lower-cased) names: who a page's posts mention, in one statement."""
+    if not names:
+        return []
+    stmt = select(User).where(func.lower(User.username).in_(sorted(names)))
+    return list(await session.scalars(stmt))
+
+
+class Counts(NamedTuple):
+    followers: int
+    following: int
+    posts: int
+
+
+async def counts_of(session: AsyncSession, user_ids: set[int]) -> dict[int, Counts]:
+    """Followers, followees and posts of each user, in one statement whatever their number
+    (each count reads an index: follows' two, posts' author index)."""
+    if not user_ids:
+        return {}
+    followers = select(func.count()).where(Follow.followed_id == User.id).scalar_subquery()
+    following = select(func.count()).where(Follow.follower_id == User.id).scalar_subquery()
+    posts = select(func.count()).where(Post.author_id == User.id).scalar_subquery()
+    stmt = select(User.id, followers, following, posts).where(User.id.in_(sorted(user_ids)))
+    return {row[0]: Counts(*row[1:]) for row in await session.execute(stmt)}
