@@ -44,6 +44,7 @@ def _register_blueprints(app: Quart) -> None:
     from app.blueprints import (
         accounts,
         avatars,
+        blocks,
         edits,
         likes,
         live,
@@ -57,7 +58,7 @@ def _register_blueprints(app: Quart) -> None:
 
     blueprints = (
         *(accounts, avatars, live, notifications, timeline, posts, likes, edits, users),
-        *(tags, search),
+        *(tags, search, blocks),
     )
     for blueprint in (module.bp for module in blueprints):
         app.register_blueprint(blueprint)
