@@ -75,9 +75,10 @@ async def _profile_answer(user: User, verb: str, next_url: str) -> str:
     me = signed_in_user()
     relations = await follows.relations(read_session(), user.id, me.id)
     context: dict[str, Any] = {"page": None}
-    if verb in {"block", "unblock"} and not relations.blocks_me and not user.suspended_at:
-        page = await profile_posts(user, me.id) if verb == "unblock" else None
-        context = await feed_context(page) if page else context
+    if verb == "unblock" and not relations.blocks_me and not user.suspended_at:
+        context = await feed_context(await profile_posts(user, me.id))
+        # "Older posts" continues the profile, not this POST's URL.
+        context |= {"feed_endpoint": "users.profile", "filters": {"username": user.username}}
     return await render_template(
         "partials/profile_actions.html",
         user=user,
