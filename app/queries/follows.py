@@ -88,8 +88,9 @@ async def relations(session: AsyncSession, user_id: int, viewer: int | None) -> 
         exists().where(Follow.follower_id == (viewer or 0), Follow.followed_id == user_id),
         *visibility.between(viewer or 0, user_id),
     )
-    row = (await session.execute(stmt)).one()
-    return Relations(*(int(n) for n in row[:2]), *(bool(b) for b in row[2:]))
+    followers, following, *standing = (await session.execute(stmt)).one()
+    i_follow, i_block, blocks_me, i_mute = map(bool, standing)
+    return Relations(followers, following, i_follow, i_block, blocks_me, i_mute)
 
 
 class Person(NamedTuple):
