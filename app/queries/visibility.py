@@ -26,12 +26,17 @@ from app.models import Block, Mute, User
 VIEWER = bindparam("viewer", type_=Integer)
 
 
-def blocked_either_way(author: Any, viewer: Any = VIEWER) -> Any:
-    """`viewer` blocked `author`, or `author` blocked `viewer`: two probes of the key."""
-    return or_(
+def _blocks(author: Any, viewer: Any) -> tuple[Any, Any]:
+    """`viewer` blocked `author`; `author` blocked `viewer`: each a probe of the key."""
+    return (
         exists().where(Block.blocker_id == viewer, Block.blocked_id == author),
         exists().where(Block.blocker_id == author, Block.blocked_id == viewer),
     )
+
+
+def blocked_either_way(author: Any, viewer: Any = VIEWER) -> Any:
+    """`viewer` blocked `author`, or `author` blocked `viewer`."""
+    return or_(*_blocks(author, viewer))
 
 
 def muted(author: Any, viewer: Any = VIEWER) -> Any:
@@ -48,7 +53,9 @@ def suspended(author: Any) -> Any:
 def shown(author: Any, viewer: Any = VIEWER, *, mutes: bool = True) -> Any:
     """What `viewer` may see of `author` here: not blocked either way, not suspended, and
     (with `mutes`: timelines, comments, notifications) not muted."""
-    hidden = [blocked_either_way(author, viewer), suspended(author)]
+    # One NOT EXISTS per rule, ANDed: each can be planned as an anti-join (PostgreSQL turns
+    # only top-level NOT EXISTS into one, never a NOT (... OR ...)).
+    hidden = [*_blocks(author, viewer), suspended(author)]
     if mutes:
         hidden.append(muted(author, viewer))
     return and_(*(not_(rule) for rule in hidden))
