@@ -329,6 +329,16 @@ async def visit_as_members(v: Visits, me: Client, loner: Client, w: dict[str, An
     await v.fragment(who, me, "/search?q=fan0", into="main")
     explore_follow = {"next": "/explore", "slot": str(newest)}  # Follow beside a post
     await v.post("loner", loner, "/user/ada/follow", explore_follow, 200, into="div")
+    # Blocks and mutes: the profile menu's answers (its actions; counts and posts out of
+    # band), a blocked profile, the settings list and one line's answer.
+    menu = {"next": "/user/newbie", "from": "profile"}
+    await v.post(who, me, "/user/newbie/mute", menu, 200, into="div")
+    await v.post(who, me, "/user/newbie/block", menu, 200, into="div")
+    await v.page(who, me, "/user/newbie")  # "You blocked newbie", Unblock
+    await v.page(who, me, "/settings/blocks")
+    await v.post(who, me, "/user/newbie/unmute", {"from": "settings"}, 200, into="ul")
+    await v.post(who, me, "/user/newbie/unblock", menu, 200, into="div")  # the posts again
+    await v.post(who, me, "/user/viewer/block", {}, 400, into="div")
 
 
 async def visit_special_app(v: Visits, special: Any) -> None:
