@@ -48,6 +48,7 @@ def _register_blueprints(app: Quart) -> None:
         apps,
         atom,
         avatars,
+        blocks,
         edits,
         invites,
         likes,
@@ -63,7 +64,7 @@ def _register_blueprints(app: Quart) -> None:
 
     blueprints = (
         *(accounts, avatars, live, notifications, timeline, posts, likes, edits, users),
-        *(tags, search, atom, reports, admin, invites, apps),
+        *(tags, search, atom, reports, admin, invites, apps, blocks),
     )
     for blueprint in (module.bp for module in blueprints):
         app.register_blueprint(blueprint)

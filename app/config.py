@@ -15,7 +15,7 @@ RATE_LIMIT_DEFAULTS = {
     "RATE_LIMIT_AUTH": "10/minute",
     "RATE_LIMIT_LOGIN_USER": "10/minute",  # log-in attempts per username, from anywhere
     "RATE_LIMIT_WRITE": "30/minute",  # posts, comments and edits per account
-    "RATE_LIMIT_FOLLOW": "60/minute",  # follow and unfollow toggles per account
+    "RATE_LIMIT_FOLLOW": "60/minute",  # follow, block, mute and their undos, each per account
     "RATE_LIMIT_LIKE": "120/minute",  # like and unlike toggles per account
     "RATE_LIMIT_REPORT": "10/hour",  # reports of posts, comments and accounts per account
 }

@@ -64,7 +64,8 @@ class Subscriber:
     session_id: int
     page: str  # home, post, profile or other
     subject: int = 0  # the post's or the profile's id
-    followees: set[int] = field(default_factory=set)
+    followees: set[int] = field(default_factory=set)  # home: whose new posts it hears of
+    hidden: set[int] = field(default_factory=set)  # blocked either way, or muted: unheard
     queue: asyncio.Queue[Event | None] = field(default_factory=asyncio.Queue)
     ended: bool = False  # its session ended: the page is told to stop listening
 

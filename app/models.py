@@ -372,7 +372,8 @@ class Event(Base):
 
 class Block(Base):
     """blocker_id blocks blocked_id: neither sees the other's posts or comments, and the
-    blocked one cannot follow, comment on, like or mention the blocker (app/visibility.py)."""
+    blocked one cannot follow, comment on, like or mention the blocker
+    (app/queries/visibility.py)."""
 
     __tablename__ = "blocks"
 

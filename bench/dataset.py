@@ -29,6 +29,11 @@ LIKE_ALPHA = 1.7
 LIKE_CAP = 500
 # A "sparse" viewer: a new account following this many of the quietest authors.
 SPARSE_FOLLOWS = 5
+# Blocks and mutes: one account in BLOCKERS_ONE_IN blocks (or, as often, mutes) SHUNNED
+# accounts, drawn by weight as follows are (the accounts people see, and so shun). A block
+# ends the follows between the two, as Warble's does; a mute leaves them.
+BLOCKERS_ONE_IN = 100
+SHUNNED = 50
 
 # Text: words drawn by Zipf's law (the word of rank r has weight 1 / r) from a vocabulary of
 # VOCABULARY words, the most common first: real English function words, then made-up words
@@ -138,6 +143,25 @@ class Dataset:
         # The quietest authors, for the sparse viewers.
         self.quiet = sorted(range(spec.users), key=self.weights.__getitem__)[:SPARSE_FOLLOWS]
         self._post_at = array("d")
+        self.blocked, self.muted = self._shunned()
+
+    def _shunned(self) -> tuple[dict[int, list[int]], dict[int, list[int]]]:
+        """(blocker -> the accounts they block, muter -> the accounts they mute), 0-based;
+        each shunner does one or the other."""
+        rng = self._rng("blocks")
+        users = range(self.spec.users)
+        count = max(1, self.spec.users // BLOCKERS_ONE_IN)
+        blocked: dict[int, list[int]] = {}
+        muted: dict[int, list[int]] = {}
+        for shunner in sorted(rng.sample(users, min(count, self.spec.users))):
+            many = min(SHUNNED, self.spec.follow_cap)
+            targets = sorted(self._followees(rng, shunner, many, users))
+            (blocked if rng.random() < 0.5 else muted)[shunner] = targets
+        return blocked, muted
+
+    def blocked_between(self, a: int, b: int) -> bool:
+        """0-based: has either blocked the other?"""
+        return b in self.blocked.get(a, ()) or a in self.blocked.get(b, ())
 
     def _rng(self, stream: str) -> random.Random:
         return random.Random(f"{self.spec.seed}:{stream}")
@@ -179,7 +203,8 @@ class Dataset:
                 targets = list(self.quiet)
             for target in sorted(targets):
                 at = START + SPAN * rng.random()
-                chunk.append((follower + 1, target + 1, at))
+                if not self.blocked_between(follower, target):  # drawn all the same: the
+                    chunk.append((follower + 1, target + 1, at))  # other rows stay as they were
             if len(chunk) >= CHUNK:
                 yield chunk
                 chunk = []
@@ -195,6 +220,26 @@ class Dataset:
                 if target != follower:
                     chosen[target] = None
         return list(chosen)[:count]
+
+    # -- blocks and mutes --------------------------------------------------------------------
+
+    def _shunning(self, which: dict[int, list[int]]) -> Iterator[list[tuple[int, int, datetime]]]:
+        rng = self._rng("shunned at")
+        rows = [
+            (who + 1, target + 1, START + SPAN * rng.random())
+            for who, targets in sorted(which.items())
+            for target in targets
+        ]
+        for first in range(0, len(rows), CHUNK):
+            yield rows[first : first + CHUNK]
+
+    def blocks(self) -> Iterator[list[tuple[int, int, datetime]]]:
+        """(blocker_id, blocked_id, created_at), in primary-key order, in chunks."""
+        return self._shunning(self.blocked)
+
+    def mutes(self) -> Iterator[list[tuple[int, int, datetime]]]:
+        """(muter_id, muted_id, created_at), in primary-key order, in chunks."""
+        return self._shunning(self.muted)
 
     # -- posts -----------------------------------------------------------------------------
 

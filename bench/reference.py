@@ -23,10 +23,18 @@ from app.queries import timeline
 from bench.seed import asyncpg_dsn
 from bench.shapes import LATERAL, SCAN
 
-# The viewer and their unread count in one statement, as Warble loads its session's user.
+# The viewer and their unread count in one statement, as Warble loads its session's user
+# (not counting what Warble's visibility rules hide: app/queries/visibility.py).
 USER = (
     "SELECT id, username, email, about_me, (SELECT count(*) FROM notifications n "
-    "WHERE n.recipient_id = users.id AND n.read_at IS NULL AND n.withdrawn_at IS NULL) "
+    "WHERE n.recipient_id = users.id AND n.read_at IS NULL AND n.withdrawn_at IS NULL "
+    "AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = n.recipient_id "
+    "AND b.blocked_id = n.actor_id) "
+    "AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = n.actor_id "
+    "AND b.blocked_id = n.recipient_id) "
+    "AND NOT EXISTS (SELECT 1 FROM users s WHERE s.id = n.actor_id AND s.suspended_at IS NOT NULL) "
+    "AND NOT EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = n.recipient_id "
+    "AND m.muted_id = n.actor_id)) "
     "FROM users WHERE id = $1"
 )
 FOLLOWEES = "SELECT count(*) FROM follows WHERE follower_id = $1"

@@ -26,7 +26,7 @@ from app.migrate import alembic_config
 from app.text import Tag, hashtags
 from bench.dataset import Dataset, Spec, stamp
 
-TABLES = ("users", "follows", "posts", "post_tags", "comments", "likes")
+TABLES = ("users", "follows", "blocks", "mutes", "posts", "post_tags", "comments", "likes")
 # One argon2 hash for every seeded account (hashing 100,000 would take hours): the password is
 # "warble-bench", so any seeded user can also log in through the real form.
 PASSWORD_HASH = (
@@ -45,6 +45,8 @@ COLUMNS = {
         "email_normalized",
     ),
     "follows": ("follower_id", "followed_id", "created_at"),
+    "blocks": ("blocker_id", "blocked_id", "created_at"),
+    "mutes": ("muter_id", "muted_id", "created_at"),
     "posts": ("id", "author_id", "body", "created_at"),
     "post_tags": ("post_id", "tag", "display", "author_id", "created_at"),
     "comments": ("id", "post_id", "author_id", "body", "created_at"),

@@ -7,12 +7,13 @@ from typing import Any
 
 import aiosqlite
 import asyncpg
-from sqlalchemy import Select, func, select, union
+from sqlalchemy import Select, and_, func, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, contains_eager
 
 from app.models import Comment, Follow, Post, User
 from app.pagination import PAGE_SIZE, Cursor
+from app.queries import visibility
 from bench.dataset import stamp
 
 Row = tuple[int, str, int]  # post id, author's username, comment count
@@ -22,10 +23,12 @@ Row = tuple[int, str, int]  # post id, author's username, comment count
 
 
 def _tutorial_union(me: int) -> Any:
+    """With Warble's visibility rules (blocks, mutes, suspended authors) on the followees, so
+    that every shape returns the same rows (app/queries/visibility.py)."""
     followed = (
         select(Post)
         .join(Follow, Follow.followed_id == Post.author_id)
-        .where(Follow.follower_id == me)
+        .where(Follow.follower_id == me, visibility.shown(Follow.followed_id, me))
     )
     own = select(Post).where(Post.author_id == me)
     return union(followed, own).subquery("timeline")
@@ -69,7 +72,7 @@ def tutorial_grouped(me: int, page: int) -> Select[Any]:
         )
         .join(User, User.id == Post.author_id)
         .outerjoin(follower, follower.followed_id == User.id)
-        .where((follower.follower_id == me) | (User.id == me))
+        .where(and_(follower.follower_id == me, visibility.shown(User.id, me)) | (User.id == me))
         .group_by(Post.id, User.username)
         .order_by(Post.created_at.desc(), Post.id.desc())
         .offset((page - 1) * PAGE_SIZE)
@@ -79,6 +82,19 @@ def tutorial_grouped(me: int, page: int) -> Select[Any]:
 
 # -- raw SQL, no ORM: the ceiling ---------------------------------------------------------------
 
+# The followees whose posts the timeline shows: not muted, not blocked either way, not
+# suspended (Warble's rules, app/queries/visibility.py, written out by hand). {me} is the
+# viewer's placeholder.
+_SHOWN_FOLLOWED = """SELECT f.followed_id AS author_id FROM follows f WHERE f.follower_id = {me}
+      AND NOT EXISTS (SELECT 1 FROM blocks b
+                      WHERE b.blocker_id = {me} AND b.blocked_id = f.followed_id)
+      AND NOT EXISTS (SELECT 1 FROM blocks b
+                      WHERE b.blocker_id = f.followed_id AND b.blocked_id = {me})
+      AND NOT EXISTS (SELECT 1 FROM users s
+                      WHERE s.id = f.followed_id AND s.suspended_at IS NOT NULL)
+      AND NOT EXISTS (SELECT 1 FROM mutes m
+                      WHERE m.muter_id = {me} AND m.muted_id = f.followed_id)"""
+
 _PAGE = """
 SELECT p.id, u.username, (SELECT count(*) FROM comments c WHERE c.post_id = p.id)
 FROM ({ids}) ids JOIN posts p ON p.id = ids.id JOIN users u ON u.id = p.author_id
@@ -87,7 +103,7 @@ ORDER BY p.created_at DESC, p.id DESC
 LATERAL = _PAGE.format(
     ids=f"""
     SELECT n.id, n.created_at
-    FROM (SELECT followed_id AS author_id FROM follows WHERE follower_id = $1
+    FROM ({_SHOWN_FOLLOWED.format(me="$1")}
           UNION ALL SELECT $1) a
     CROSS JOIN LATERAL (
         SELECT id, created_at FROM posts
@@ -98,14 +114,14 @@ LATERAL = _PAGE.format(
 SCAN = _PAGE.format(
     ids=f"""
     SELECT id, created_at FROM posts
-    WHERE (author_id IN (SELECT followed_id FROM follows WHERE follower_id = $1) OR author_id = $1)
+    WHERE (author_id IN ({_SHOWN_FOLLOWED.format(me="$1")}) OR author_id = $1)
       AND (created_at, id) < ($2, $3)
     ORDER BY created_at DESC, id DESC LIMIT {PAGE_SIZE + 1}"""
 )
 SQLITE_PROBE = _PAGE.format(
     ids=f"""
     SELECT id, created_at FROM posts
-    WHERE (author_id IN (SELECT followed_id FROM follows WHERE follower_id = ?1) OR author_id = ?1)
+    WHERE (author_id IN ({_SHOWN_FOLLOWED.format(me="?1")}) OR author_id = ?1)
       AND (created_at, id) < (?2, ?3)
     ORDER BY created_at DESC, id DESC LIMIT {PAGE_SIZE + 1}"""
 )

@@ -186,6 +186,13 @@ document.addEventListener("htmx:beforeRequest", (event) => {
   if (elt.matches("form.follow-form") || (elt.matches("form.like-form") && elt.contains(document.activeElement))) {
     const id = elt.id;
     refocus = () => document.querySelector(`#${CSS.escape(id)} button`);
+  } else if (elt.matches("form.relation-form")) {
+    // Block, Mute and their undos: a settings line's new button, or the profile's "…" menu
+    // (its answer replaces the menu, closed), so the keyboard carries on where it was.
+    const line = elt.closest("li.person");
+    refocus = line
+      ? () => document.querySelector(`#${CSS.escape(line.id)} button`)
+      : () => document.querySelector("#profile-menu > summary");
   } else if (elt.matches("a.edit-link")) {
     const postId = elt.closest("article.post").id;
     refocus = () => editBox(postId);

@@ -31,6 +31,18 @@ def test_dataset_is_reproducible_and_well_formed():
     assert all(p[3].tzinfo is UTC and p[3] < datetime(2026, 1, 1, tzinfo=UTC) for p in posts)
     sparse = {a for a, _, _ in follows if a > TINY.users}
     assert len(sparse) == TINY.sparse_users
+    # Blocks and mutes: reproducible, one shunner in a hundred (at least one), no follow
+    # across a block either way, a mute keeps them.
+    blocks = [row for chunk in first.blocks() for row in chunk]
+    mutes = [row for chunk in first.mutes() for row in chunk]
+    assert blocks == [row for chunk in again.blocks() for row in chunk]
+    assert len({a for a, _, _ in blocks + mutes}) == max(1, TINY.users // 100)
+    assert all(a != b for a, b, _ in blocks + mutes)
+    edges = {(a, b) for a, b, _ in follows}
+    assert not {(a, b) for a, b, _ in blocks} & (edges | {(b, a) for a, b in edges})
+    big = Dataset(Spec(users=1_000, posts=0))
+    shunned = sum(map(len, big.blocked.values())) + sum(map(len, big.muted.values()))
+    assert len(big.blocked) + len(big.muted) == 10 and shunned == 10 * 50
     # Zipf's words: "the" in most posts, a tenth or so of posts tagged, within the length.
     bodies = [p[2] for p in posts]
     assert sum(" the " in f" {b.lower()} " for b in bodies) > len(bodies) / 2
@@ -45,9 +57,12 @@ async def test_seed_then_query_benchmark_agree(empty_db):
     expected_tags = sum(len(hashtags(p[2])) for chunk in dataset.posts() for p in chunk)
     likes = [like for chunk in dataset.likes() for like in chunk]
     assert len(likes) == len({(post, user) for post, user, _ in likes}) > TINY.posts / 4
+    blocks, mutes = (sum(map(len, stream())) for stream in (dataset.blocks, dataset.mutes))
     assert report.counts == {
         "users": TINY.total_users,
         "follows": expected_follows,
+        "blocks": blocks,
+        "mutes": mutes,
         "posts": TINY.posts,
         "post_tags": expected_tags,
         "comments": 300,

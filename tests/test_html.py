@@ -55,7 +55,27 @@ FRAGMENT_PAGE = (
     '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>'
     "<body><h1>{title}</h1><h2>Fragment</h2><{parent}>\n{main}\n</{parent}>{oob}</body></html>\n"
 )
-OOB = re.compile(r'<(\w+)\b[^>]*\shx-swap-oob="[^"]*"[^>]*>.*?</\1>', re.DOTALL)
+OOB_START = re.compile(r'<(\w+)\b[^>]*\shx-swap-oob="[^"]*"[^>]*>')
+
+
+def split_out_of_band(fragment: str) -> tuple[str, str]:
+    """(the fragment without its out-of-band elements, those elements), each element taken
+    whole: up to the end tag that closes it, counting the same tags nested inside."""
+    main, oob, position = [], [], 0
+    while start := OOB_START.search(fragment, position):
+        tags = re.compile(rf"<(/?){start[1]}\b[^>]*>")
+        depth, end = 1, len(fragment)
+        for tag in tags.finditer(fragment, start.end()):
+            depth += -1 if tag[1] else 1
+            if depth == 0:
+                end = tag.end()
+                break
+        main.append(fragment[position : start.start()])
+        oob.append(fragment[start.start() : end])
+        position = end
+    main.append(fragment[position:])
+    return "".join(main), "".join(oob)
+
 
 CANARY = "canary"  # the documents that check the checker (and the filter) work
 
@@ -69,8 +89,7 @@ class Document:
     def text(self) -> str:
         if self.parent is None:
             return self.html
-        oob = "".join(match.group(0) for match in OOB.finditer(self.html))
-        main = OOB.sub("", self.html)
+        main, oob = split_out_of_band(self.html)
         return FRAGMENT_PAGE.format(
             title=html.escape(self.name),
             parent=self.parent,
@@ -346,6 +365,16 @@ async def visit_as_members(v: Visits, me: Client, loner: Client, w: dict[str, An
     await v.fragment(who, me, "/search?q=fan0", into="main")
     explore_follow = {"next": "/explore", "slot": str(newest)}  # Follow beside a post
     await v.post("loner", loner, "/user/ada/follow", explore_follow, 200, into="div")
+    # Blocks and mutes: the profile menu's answers (its actions; counts and posts out of
+    # band), a blocked profile, the settings list and one line's answer.
+    menu = {"next": "/user/newbie", "from": "profile"}
+    await v.post(who, me, "/user/newbie/mute", menu, 200, into="div")
+    await v.post(who, me, "/user/newbie/block", menu, 200, into="div")
+    await v.page(who, me, "/user/newbie")  # "You blocked newbie", Unblock
+    await v.page(who, me, "/settings/blocks")
+    await v.post(who, me, "/user/newbie/unmute", {"from": "settings"}, 200, into="ul")
+    await v.post(who, me, "/user/newbie/unblock", menu, 200, into="div")  # the posts again
+    await v.post(who, me, "/user/viewer/block", {}, 400, into="div")
 
 
 async def visit_moderation(v: Visits, me: Client, staff: Client, w: dict[str, Any]) -> None:

@@ -256,16 +256,16 @@ async def test_a_like_racing_the_posts_deletion_is_a_404_not_a_500(
 ):
     from app.blueprints import likes as view
 
-    real = view.post_or_404
+    real = view.post_to_answer
 
-    async def then_deleted(post_id: int):
+    async def then_deleted(post_id: int, verb: str):
         """The post is found, then deleted (in another request) before the like is written."""
-        item = await real(post_id)
+        item = await real(post_id, verb)
         await session.execute(delete(Post).where(Post.id == post_id))
         await session.commit()
         return item
 
-    monkeypatch.setattr(view, "post_or_404", then_deleted)
+    monkeypatch.setattr(view, "post_to_answer", then_deleted)
     response = await client.post(f"/posts/{post.id}/like", htmx=True)
     assert response.status_code == 404
     assert await like_rows(session) == []

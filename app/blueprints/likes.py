@@ -7,7 +7,7 @@ from quart.typing import ResponseReturnValue
 from quart_auth import login_required
 from sqlalchemy.exc import IntegrityError
 
-from app.blueprints.posts import post_or_404
+from app.blueprints.posts import post_or_404, post_to_answer
 from app.db import read_session, write_session
 from app.limits import account, limited
 from app.queries import likes
@@ -21,7 +21,7 @@ async def _toggle(post_id: int, *, like: bool) -> ResponseReturnValue:
     """Like or unlike, idempotently; htmx gets the button and count back, a plain form is
     sent back where it came from (`next`)."""
     me = signed_in_user()
-    post = (await post_or_404(post_id)).post
+    post = (await post_to_answer(post_id, "like" if like else "unlike")).post
     session = await write_session()
     try:
         await (likes.like if like else likes.unlike)(session, me.id, post)

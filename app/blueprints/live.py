@@ -6,8 +6,9 @@ stream sends what that page shows and can change:
 
 - `count`: the navigation's unread-notification count (`#notifications-count`), every page;
 - `new-post`: `{"id": N}` (JSON, for static/app.js's "new posts" banner), on home, when
-  someone the viewer follows posts;
-- `comment`: a new comment's <li> for `#comment-list`, with the post's count out of band;
+  someone the viewer follows posts (not someone they muted, blocked or are blocked by);
+- `comment`: a new comment's <li> for `#comment-list`, with the post's count out of band
+  (never one by someone hidden from the viewer: app/queries/visibility.py);
   `comment-gone`: a deleted comment, removed out of band, and the count;
 - `followers`: a profile's follower count (`#followers-count`), out of band.
 
@@ -34,7 +35,16 @@ from app.clock import utcnow
 from app.db import read_session, release_session
 from app.events import Subscriber, hub_of
 from app.models import Comment, Event, User
-from app.queries import comments, events, follows, notifications, user_sessions, users
+from app.queries import (
+    blocks,
+    comments,
+    events,
+    follows,
+    notifications,
+    timeline,
+    user_sessions,
+    users,
+)
 from app.web import render_template
 
 bp = Blueprint("live", __name__)
@@ -68,13 +78,39 @@ async def stream() -> ResponseReturnValue:
     resume = max(
         _int_arg(request.headers.get("Last-Event-ID")), _int_arg(request.args.get("after"))
     )
-    if subscriber.page == "home":
-        subscriber.followees = await follows.followee_ids(read_session(), me.id)
+    await _load_relations(read_session(), subscriber)
     await release_session()  # nothing held open while the stream waits
     hub = hub_of(current_app)
     hub.subscribe(subscriber)
     token = str(current_user.auth_id)
     return _sse(stream_with_context(_events)(me, subscriber, resume, token))
+
+
+async def _load_relations(session: AsyncSession, subscriber: Subscriber) -> None:
+    """Whom this stream leaves out (app/queries/visibility.py: blocks either way, mutes), and
+    on home whose posts it announces: the followees the timeline shows."""
+    if subscriber.page in {"home", "post"}:
+        subscriber.hidden = await blocks.hidden_ids(session, subscriber.user_id)
+    if subscriber.page == "home":
+        subscriber.followees = await timeline.shown_followee_ids(session, subscriber.user_id)
+
+
+async def _relation_changed(subscriber: Subscriber, event: Event) -> None:
+    """A block or a mute between the viewer and someone: a new one leaves that person out at
+    once; one undone is read again (another block or mute may still stand)."""
+    me = subscriber.user_id
+    if event.actor_id == me:
+        other = event.user_id
+    elif event.user_id == me and event.kind in {"block", "unblock"}:
+        other = event.actor_id  # a mute is the muter's alone: the muted hear nothing
+    else:
+        return
+    if event.kind in {"block", "mute"} and other is not None:
+        subscriber.hidden.add(other)
+        subscriber.followees.discard(other)
+        return
+    async with hub_of(current_app).sessions()() as session:
+        await _load_relations(session, subscriber)
 
 
 def _sse(body: AsyncIterator[bytes]) -> Response:
@@ -152,12 +188,14 @@ async def _render(subscriber: Subscriber, event: Event) -> AsyncIterator[bytes]:
         )
         html = await render_template("partials/notifications_count.html", unread=count)
         yield _message(event, "count", html)
+    elif kind in {"block", "unblock", "mute", "unmute"}:
+        await _relation_changed(subscriber, event)
     elif kind == "post" and subscriber.page == "home":
         if event.actor_id in subscriber.followees:  # your own posts are on your page already
             yield _message(event, "new-post", json.dumps({"id": event.post_id}))
     elif kind in {"follow", "unfollow"}:
         if event.actor_id == me and event.user_id is not None:
-            if kind == "follow":
+            if kind == "follow" and event.user_id not in subscriber.hidden:
                 subscriber.followees.add(event.user_id)
             else:
                 subscriber.followees.discard(event.user_id)
@@ -168,6 +206,8 @@ async def _render(subscriber: Subscriber, event: Event) -> AsyncIterator[bytes]:
             html = f'<strong id="followers-count" hx-swap-oob="true">{count}</strong>'
             yield _message(event, "followers", html)
     elif kind == "comment" and _on_post(subscriber, event):
+        if event.actor_id in subscriber.hidden:
+            return  # a comment the post's page would not show this viewer
         async for message in _comment_added(event):
             yield message
     elif kind == "comment_deleted" and _on_post(subscriber, event):
@@ -216,8 +256,8 @@ async def _comment_added(event: Event) -> AsyncIterator[bytes]:
     new = await hub_of(current_app).load_once(
         event, "comment", partial(_load_new_comment, comment_id=event.comment_id or 0)
     )
-    if new is None:
-        return
+    if new is None or (new.comment.author and new.comment.author.suspended_at):
+        return  # deleted meanwhile, or by a suspended account: shown to nobody
     html = await render_template(
         "partials/comment_added.html",
         comment=new.comment,

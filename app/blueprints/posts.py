@@ -51,11 +51,24 @@ async def create() -> ResponseReturnValue:
 
 
 async def post_or_404(post_id: int) -> FeedItem:
-    """The post as the viewer sees it (with their like), or a 404."""
+    """The post as the viewer sees it (with their like), or a 404 (also when it is hidden
+    from them: a block either way, a suspended author)."""
     item = await posts.get_post(read_session(), post_id, viewer=viewer_id())
     if item is None:
         abort(404, "Post not found.")
     return item
+
+
+async def post_to_answer(post_id: int, verb: str) -> FeedItem:
+    """The post the viewer is about to `verb` (like, comment on): a 404 when there is none (or
+    its author is suspended), a 403 that says why across a block, either way."""
+    found = await posts.find_post(read_session(), post_id, viewer=viewer_id())
+    if found is None or found.suspended:
+        abort(404, "Post not found.")
+    if found.blocked:
+        author = found.item.post.author.username
+        abort(403, f"You cannot {verb} {author}’s posts: one of you has blocked the other.")
+    return found.item
 
 
 @bp.get("/posts/<id:post_id>")
@@ -78,7 +91,9 @@ async def _post_page(
     """
     item = await post_or_404(post_id)
     until = until or Cursor(utcnow(), MAX_ID)
-    page = await comments.comments_for(read_session(), post_id, cursor, until=until)
+    page = await comments.comments_for(
+        read_session(), post_id, cursor, until=until, viewer=viewer_id()
+    )
     names = await mentions([item.post.body, *(c.body for c in page.items)])
     return await render(
         "pages/post.html",
@@ -145,7 +160,7 @@ async def delete(post_id: int) -> ResponseReturnValue:
 @login_required
 async def add_comment(post_id: int) -> ResponseReturnValue:
     me = signed_in_user()
-    post = (await post_or_404(post_id)).post
+    post = (await post_to_answer(post_id, "comment on")).post
     body = await _form_body()
     if error := body_error(body, COMMENT_MAX, "comment"):
         return await _comment_form_again(post_id, {"body": body, "error": error})

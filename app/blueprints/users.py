@@ -13,8 +13,9 @@ from app.blueprints.feeds import feed_context, feed_page
 from app.db import read_session, write_session
 from app.limits import account, client_address, limited
 from app.models import User
-from app.pagination import DIGITS, decode_rank
-from app.queries import follows, people, posts, users
+from app.pagination import DIGITS, Page, decode_rank
+from app.queries import follows, people, posts, users, visibility
+from app.queries.posts import FeedItem
 from app.sessions import signed_in_user, viewer_id
 from app.text import clean
 from app.web import announce, cursor_arg, is_htmx, render, render_template, safe_next
@@ -31,17 +32,25 @@ async def user_or_404(username: str) -> User:
     return user
 
 
+async def profile_posts(user: User, viewer: int | None) -> Page[FeedItem]:
+    """A page of the user's posts, as the viewer may see them (none across a block, none of
+    a suspended account: the statement itself leaves them out, app/queries/visibility.py)."""
+    return await feed_page(
+        lambda cursor: posts.user_posts(read_session(), user.id, cursor, viewer=viewer)
+    )
+
+
 @bp.get("/user/<username>")
 async def profile(username: str) -> ResponseReturnValue:
     user = await user_or_404(username)
     viewer = viewer_id()
-    page = await feed_page(
-        lambda cursor: posts.user_posts(read_session(), user.id, cursor, viewer=viewer)
-    )
-    context = await feed_context(page)
     if is_htmx():  # the next page of posts
+        context = await feed_context(await profile_posts(user, viewer))
         return await render_template("partials/feed_items.html", **context)
     relations = await follows.relations(read_session(), user.id, viewer)
+    hidden = relations.i_block or relations.blocks_me or user.suspended_at is not None
+    page = Page[FeedItem]([], None) if hidden else await profile_posts(user, viewer)
+    context = await feed_context(page)
     return await render_template("pages/profile.html", user=user, **relations._asdict(), **context)
 
 
@@ -97,6 +106,12 @@ async def _toggle_follow(username: str, *, follow: bool) -> ResponseReturnValue:
     user = await user_or_404(username)
     if user.id == me.id:
         abort(400, "You cannot follow yourself!")
+    if follow:
+        standing = await visibility.standing(read_session(), me.id, user.id)
+        if standing.i_block:
+            abort(403, f"You have blocked {user.username}: unblock them to follow them.")
+        if standing.blocks_me:
+            abort(403, f"{user.username} has blocked you: you cannot follow them.")
     session = await write_session()
     await (follows.follow if follow else follows.unfollow)(session, me.id, user.id)
     await session.commit()

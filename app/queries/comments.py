@@ -11,7 +11,7 @@ from app import text
 from app.clock import utcnow
 from app.models import Comment, Post, User
 from app.pagination import FETCH, Cursor, Page, cut
-from app.queries import events, notifications, users
+from app.queries import events, notifications, users, visibility
 
 
 def _after(cursor: Cursor) -> ColumnElement[bool]:
@@ -44,13 +44,18 @@ async def comments_for(
     cursor: Cursor | None = None,
     *,
     until: Cursor | None = None,
+    viewer: int | None = None,
 ) -> Page[Comment]:
-    """A post's comments, oldest first: those after `cursor`, and none after `until`."""
+    """A post's comments, oldest first: those after `cursor`, and none after `until`; none
+    the viewer does not see (app/queries/visibility.py), in the same statement."""
     stmt = (
         select(Comment)
         .outerjoin(Comment.author)
         .options(contains_eager(Comment.author))
-        .where(Comment.post_id == post_id)
+        .where(
+            Comment.post_id == post_id,
+            visibility.shown_or_nobody(Comment.author_id, viewer or 0),
+        )
         .order_by(Comment.created_at.asc().nulls_first(), Comment.id.asc())
         .limit(FETCH)
     )
@@ -90,7 +95,7 @@ async def add_comment(
     session.add(comment)
     await session.flush()
     set_committed_value(comment, "author", author)
-    mentioned = await users.ids_of_names(session, text.mentioned([body]))
+    mentioned = await users.ids_of_names(session, text.mentioned([body]), unblocked=author.id)
     await notifications.commented(session, comment, post_author_id, mentioned, now)
     await events.publish(
         session, "comment", actor_id=author.id, post_id=post_id, comment_id=comment.id

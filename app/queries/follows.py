@@ -14,7 +14,7 @@ from app.clock import utcnow
 from app.db import dialect_of
 from app.models import Follow, User
 from app.pagination import FETCH, FIRST, Cursor, Page, cut
-from app.queries import events, notifications
+from app.queries import events, notifications, visibility
 
 
 async def follow(session: AsyncSession, follower_id: int, followed_id: int) -> bool:
@@ -74,17 +74,23 @@ class Relations(NamedTuple):
     followers: int
     following: int
     i_follow: bool  # does the viewer follow this user?
+    i_block: bool = False  # has the viewer blocked this user?
+    blocks_me: bool = False  # has this user blocked the viewer?
+    i_mute: bool = False  # has the viewer muted this user?
 
 
 async def relations(session: AsyncSession, user_id: int, viewer: int | None) -> Relations:
-    """A profile's counts and the viewer's follow state, in one round trip."""
+    """A profile's counts and how the viewer stands with its owner (follow, block, mute), in
+    one round trip."""
     stmt = select(
         select(func.count()).where(Follow.followed_id == user_id).scalar_subquery(),
         select(func.count()).where(Follow.follower_id == user_id).scalar_subquery(),
         exists().where(Follow.follower_id == (viewer or 0), Follow.followed_id == user_id),
+        *visibility.between(viewer or 0, user_id),
     )
-    followers, following, i_follow = (await session.execute(stmt)).one()
-    return Relations(followers, following, i_follow)
+    followers, following, *standing = (await session.execute(stmt)).one()
+    i_follow, i_block, blocks_me, i_mute = map(bool, standing)
+    return Relations(followers, following, i_follow, i_block, blocks_me, i_mute)
 
 
 class Person(NamedTuple):

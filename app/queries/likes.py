@@ -18,7 +18,7 @@ from app.clock import utcnow
 from app.db import dialect_of
 from app.models import Like, Post, User
 from app.pagination import FETCH, FIRST, Cursor, Page, cut
-from app.queries import follows, notifications
+from app.queries import follows, notifications, visibility
 
 # Who is looking: the page statements bind it (0 for nobody, which likes nothing).
 VIEWER = bindparam("viewer", type_=Integer)
@@ -84,12 +84,15 @@ class Liker(NamedTuple):
 async def likers(
     session: AsyncSession, post_id: int, *, viewer: int | None, cursor: Cursor = FIRST
 ) -> Page[Liker]:
-    """Who liked the post, newest first, with the viewer's follow state: one statement."""
+    """Who liked the post, newest first, with the viewer's follow state: one statement. Not
+    those blocked either way, nor suspended accounts (app/queries/visibility.py)."""
     stmt = (
         select(User, Like.created_at, follows.viewer_follows(viewer))
         .join(Like, Like.user_id == User.id)
         .where(
             Like.post_id == post_id,
+            User.suspended_at.is_(None),
+            ~visibility.blocked_either_way(User.id, viewer or 0),
             tuple_(Like.created_at, Like.user_id) < (cursor.at, cursor.id),
         )
         .order_by(Like.created_at.desc(), Like.user_id.desc())

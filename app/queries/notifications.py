@@ -27,13 +27,16 @@ from sqlalchemy.orm import aliased, contains_eager
 
 from app.models import Comment, Notification, Post
 from app.pagination import FETCH, FIRST, Cursor, Page, cut
-from app.queries import events
+from app.queries import events, visibility
 
 # Following (or liking) again within this long after undoing it brings the old notification
 # back instead of a new one.
 REDO_WINDOW = timedelta(hours=1)
 
 _unread = and_(Notification.read_at.is_(None), Notification.withdrawn_at.is_(None))
+# Nothing from someone the recipient does not see: blocked either way, muted, suspended
+# (app/queries/visibility.py); in the statement, so the count and the page agree.
+_from_someone_shown = visibility.shown(Notification.actor_id, Notification.recipient_id)
 
 
 def unread_count_of(user_id: Any) -> Any:
@@ -42,7 +45,7 @@ def unread_count_of(user_id: Any) -> Any:
     reads the partial index of unread notifications only."""
     return (
         select(func.count())
-        .where(Notification.recipient_id == user_id, _unread)
+        .where(Notification.recipient_id == user_id, _unread, _from_someone_shown)
         .correlate_except(Notification)
         .scalar_subquery()
     )
@@ -243,12 +246,15 @@ _LIKE: ColumnClause[Any] = literal_column("'like'")
 
 
 def _likes_of_the_post(other: Any) -> Any:
-    """`other` is a shown like notification of the same post and recipient as the row's."""
+    """`other` is a shown like notification of the same post and recipient as the row's
+    (not from someone the recipient does not see: a muted liker neither heads the line nor
+    counts among the others)."""
     return and_(
         other.post_id == Notification.post_id,
         other.kind == _LIKE,
         other.withdrawn_at.is_(None),
         other.recipient_id == Notification.recipient_id,
+        visibility.shown(other.actor_id, other.recipient_id),
     )
 
 
@@ -275,7 +281,12 @@ def _listed(user_id: int) -> Any:
         .options(contains_eager(Notification.actor))
         .outerjoin(post, post.id == Notification.post_id)
         .outerjoin(comment, comment.id == Notification.comment_id)
-        .where(Notification.recipient_id == user_id, Notification.withdrawn_at.is_(None), listed)
+        .where(
+            Notification.recipient_id == user_id,
+            Notification.withdrawn_at.is_(None),
+            listed,
+            _from_someone_shown,
+        )
         .limit(FETCH)
     )
 

@@ -19,6 +19,7 @@ from app.pagination import (
     cut,
     cut_ranked,
 )
+from app.queries import visibility
 
 SUGGESTIONS = 5
 
@@ -66,7 +67,7 @@ async def most_followed(
 
 async def suggestions(session: AsyncSession, viewer: int) -> list[Member]:
     """Up to five people to follow: the most followed, then the most recently active, never
-    the viewer or someone they follow."""
+    the viewer, someone they follow, block, mute or are blocked by, nor a suspended account."""
     followed = select(Follow.followed_id).where(Follow.follower_id == viewer)
     last_post = (
         select(func.max(Post.created_at))
@@ -76,7 +77,13 @@ async def suggestions(session: AsyncSession, viewer: int) -> list[Member]:
     )
     stmt = (
         select(User, _followers)
-        .where(User.id != viewer, User.id.not_in(followed))
+        .where(
+            User.id != viewer,
+            User.id.not_in(followed),
+            User.suspended_at.is_(None),
+            ~visibility.blocked_either_way(User.id, viewer),
+            ~visibility.muted(User.id, viewer),
+        )
         .order_by(_followers.desc(), last_post.desc().nulls_last(), User.id.desc())
         .limit(SUGGESTIONS)
     )

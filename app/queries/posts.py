@@ -20,7 +20,7 @@ from app.clock import utcnow
 from app.db import UTCDateTime
 from app.models import Comment, Post, PostEdit, PostTag, User
 from app.pagination import FETCH, FIRST, Cursor, Page, cut
-from app.queries import events, notifications, tags, users
+from app.queries import events, notifications, tags, users, visibility
 from app.queries.likes import like_count_of, liked_by_viewer
 
 NEWEST_FIRST = (Post.created_at.desc(), Post.id.desc())
@@ -63,17 +63,23 @@ def keyset(*conditions: Any) -> Select[Any]:
     return select(Post.id).where(*conditions, BEFORE_CURSOR).order_by(*NEWEST_FIRST).limit(FETCH)
 
 
-# Everyone's posts, newest first: explore, and the anonymous front page.
-EXPLORE = page_of(keyset().subquery("ids"))
+# Everyone's posts, newest first, but those the viewer does not see (blocks either way, their
+# mutes, suspended authors: app/queries/visibility.py): explore, and the anonymous front page.
+EXPLORE = page_of(keyset(visibility.shown(Post.author_id)).subquery("ids"))
 
-# One author's posts: profiles.
-BY_AUTHOR = page_of(keyset(Post.author_id == bindparam("author")).subquery("ids"))
+# One author's posts: profiles (a muted author's own page still shows them).
+BY_AUTHOR = page_of(
+    keyset(
+        Post.author_id == bindparam("author"), visibility.shown(Post.author_id, mutes=False)
+    ).subquery("ids")
+)
 
 # One tag's posts: its page. The ids come from post_tags alone (tag, time, id: one index range).
 TAGGED = page_of(
     select(PostTag.post_id.label("id"))
     .where(
         PostTag.tag == bindparam("tag"),
+        visibility.shown(PostTag.author_id),
         tuple_(PostTag.created_at, PostTag.post_id)
         < tuple_(
             bindparam("before_at", type_=UTCDateTime()), bindparam("before_id", type_=Integer)
@@ -122,17 +128,42 @@ async def tagged_posts(
     return await feed(session, TAGGED, cursor, viewer, tag=key)
 
 
-async def get_post(
-    session: AsyncSession, post_id: int, *, viewer: int | None = None
-) -> FeedItem | None:
+class Found(NamedTuple):
+    item: FeedItem
+    blocked: bool  # the viewer and the author, either way
+    suspended: bool  # the author
+
+
+async def find_post(session: AsyncSession, post_id: int, *, viewer: int | None) -> Found | None:
+    """The post with what the viewer may do with it (a hidden post's page is a 404; the
+    blocked are refused a like or a comment with a 403 that says why), in one statement."""
     stmt = (
-        select(Post, *_counts)
+        select(
+            Post,
+            *_counts,
+            visibility.blocked_either_way(Post.author_id),
+            User.suspended_at.is_not(None),
+        )
         .join(Post.author)
         .options(contains_eager(Post.author))
         .where(Post.id == post_id)
     )
-    found = items(await session.execute(stmt, {"viewer": viewer or 0}))
-    return found[0] if found else None
+    row = (await session.execute(stmt, {"viewer": viewer or 0})).first()
+    if row is None:
+        return None
+    post, comments, likes, liked, blocked, suspended = row
+    return Found(FeedItem(post, comments, likes, bool(liked)), bool(blocked), bool(suspended))
+
+
+async def get_post(
+    session: AsyncSession, post_id: int, *, viewer: int | None = None
+) -> FeedItem | None:
+    """The post, unless it is hidden from the viewer (blocked either way, author suspended;
+    muting hides nothing here: the muter went looking)."""
+    found = await find_post(session, post_id, viewer=viewer)
+    if found is None or found.blocked or found.suspended:
+        return None
+    return found.item
 
 
 async def create_post(session: AsyncSession, author: User, body: str) -> Post:
@@ -144,7 +175,7 @@ async def create_post(session: AsyncSession, author: User, body: str) -> Post:
     await session.flush()
     set_committed_value(post, "author", author)
     await tags.set_post_tags(session, post.id, body)
-    mentioned = await users.ids_of_names(session, text.mentioned([body]))
+    mentioned = await users.ids_of_names(session, text.mentioned([body]), unblocked=author.id)
     await notifications.posted(session, post, mentioned, now)
     await events.publish(session, "post", actor_id=author.id, post_id=post.id)
     return post
@@ -192,7 +223,7 @@ async def rederive_from_body(
     newly mentions are notified (never those its previous text mentioned, nor anyone this
     post has notified before); its hashtags are replaced (post_tags)."""
     new_names = text.mentioned([body]) - text.mentioned([previous])
-    mentioned = await users.ids_of_names(session, new_names)
+    mentioned = await users.ids_of_names(session, new_names, unblocked=author_id)
     await notifications.mentioned_again(session, post_id, author_id, mentioned, now)
     await tags.set_post_tags(session, post_id, body)
 

@@ -42,7 +42,7 @@ from app import text
 from app.db import dialect_of
 from app.models import USERNAME_MAX, Follow, Post, User
 from app.pagination import FETCH, FIRST, PAGE_SIZE, Cursor, Page
-from app.queries import posts
+from app.queries import posts, visibility
 from app.queries.posts import FeedItem, page_of
 
 QUERY_MAX = 200  # characters of a query that are read
@@ -141,7 +141,12 @@ def _people_by_prefix(dialect: str) -> Select[User, bool]:
     i_follow = exists().where(Follow.follower_id == viewer, Follow.followed_id == User.id)
     return (
         select(User, i_follow)
-        .where(name >= bindparam("low"), name < bindparam("high"))
+        .where(
+            name >= bindparam("low"),
+            name < bindparam("high"),
+            User.suspended_at.is_(None),
+            ~visibility.blocked_either_way(User.id, viewer),
+        )
         .order_by(name)
         .limit(literal_column(str(PEOPLE_MAX)))
     )
@@ -188,6 +193,7 @@ def window_postgresql(include: bool, exclude: bool, author: bool, rest: bool) ->
         conditions.append(~search.op("@@")(_websearch("unwanted")))
     if author:
         conditions.append(Post.author_id == _author)
+    conditions.append(visibility.shown(Post.author_id))
     return select(Post.id).where(*conditions).order_by(post_id.desc()).limit(FETCH)
 
 
@@ -198,7 +204,12 @@ def window_sqlite(include: bool, exclude: bool, author: bool, rest: bool) -> Sel
     """Ids of one window, newest first: FTS5 reads its matches in descending rowid order
     within the window's range (the rest of the ids alike)."""
     if not include:  # from:name alone, less some words
-        conditions = [Post.id >= _low, Post.id < _high, Post.author_id == _author]
+        conditions = [
+            Post.id >= _low,
+            Post.id < _high,
+            Post.author_id == _author,
+            visibility.shown(Post.author_id),
+        ]
         if exclude:
             unwanted = exists().where(
                 _fts.c.posts_fts.op("MATCH")(bindparam("unwanted")), _fts.c.rowid == Post.id
@@ -208,8 +219,10 @@ def window_sqlite(include: bool, exclude: bool, author: bool, rest: bool) -> Sel
     stmt = select(_fts.c.rowid).where(
         _fts.c.posts_fts.op("MATCH")(bindparam("match")), _fts.c.rowid >= _low, _fts.c.rowid < _high
     )
+    # Each match's author, through the key, for the visibility rules (and from:name).
+    stmt = stmt.join(Post, Post.id == _fts.c.rowid).where(visibility.shown(Post.author_id))
     if author:
-        stmt = stmt.join(Post, Post.id == _fts.c.rowid).where(Post.author_id == _author)
+        stmt = stmt.where(Post.author_id == _author)
     return stmt.order_by(_fts.c.rowid.desc()).limit(FETCH)
 
 
@@ -230,9 +243,13 @@ def _quoted(phrases: tuple[str, ...], joiner: str) -> str:
     return joiner.join(f'"{phrase}"' for phrase in phrases)
 
 
-def search_params(query: Query, dialect: str) -> dict[str, Any]:
-    """The query strings of the window statement: websearch syntax or FTS5 syntax."""
-    params: dict[str, Any] = {"author": query.author.lower() if query.author else None}
+def search_params(query: Query, dialect: str, viewer: int | None = None) -> dict[str, Any]:
+    """The parameters of the window statement: the query strings (websearch syntax or FTS5
+    syntax) and who is looking (0: nobody)."""
+    params: dict[str, Any] = {
+        "author": query.author.lower() if query.author else None,
+        "viewer": viewer or 0,
+    }
     if dialect == "postgresql":
         match = " ".join([_quoted(query.include, " "), *(f'-"{p}"' for p in query.exclude)])
         params |= {"match": match, "unwanted": _quoted(query.exclude, " or ")}
@@ -260,7 +277,7 @@ async def search_posts(
     if not query.finds_posts:
         return Page([], None)
     dialect = dialect_of(session)
-    params = search_params(query, dialect)
+    params = search_params(query, dialect, viewer)
     run = _window_ids_planned_for_the_words if dialect == "postgresql" else _window_ids
     high = cursor.id
     if cursor == FIRST:

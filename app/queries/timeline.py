@@ -30,14 +30,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import UTCDateTime, dialect_of
 from app.models import Follow, Post
 from app.pagination import FETCH, FIRST, Cursor, Page
-from app.queries import posts
+from app.queries import posts, visibility
 from app.queries.posts import NEWEST_FIRST, FeedItem, feed, items, keyset, page_of
 
 _me = bindparam("me", type_=Integer)
 since_params = tuple_(
     bindparam("since_at", type_=UTCDateTime()), bindparam("since_id", type_=Integer)
 )
-_followed = select(Follow.followed_id).where(Follow.follower_id == _me)
+# The people whose posts the viewer's timeline shows: those they follow but have muted (or
+# blocked, either way: a block ends the follows, but a follow racing it may survive), and
+# those suspended. Tested once per followee, never per post: the probe reads only the shown
+# followees' posts, the scan tests each post against this set (app/queries/visibility.py).
+_followed = select(Follow.followed_id).where(
+    Follow.follower_id == _me, visibility.shown(Follow.followed_id, _me)
+)
+# The gate counts every followee: the cost of the probe grows with them all, shown or not.
 _followees = select(func.count()).where(Follow.follower_id == _me)
 
 # Above this many followees the scan finds a page sooner than the probe. PostgreSQL's probe is
@@ -112,6 +119,11 @@ async def home_timeline_plain(
     session: AsyncSession, user_id: int, cursor: Cursor = FIRST
 ) -> Page[FeedItem]:
     return await feed(session, HOME_PLAIN, cursor, user_id, me=user_id)
+
+
+async def shown_followee_ids(session: AsyncSession, user_id: int) -> set[int]:
+    """Whose new posts the home timeline shows: the "new posts" banner (app/blueprints/live.py)."""
+    return set(await session.scalars(_followed, {"me": user_id}))
 
 
 NEWER_MAX = 40

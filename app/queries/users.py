@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Follow, Post, User
+from app.queries import visibility
 from app.text import normalize_email
 
 
@@ -42,11 +43,16 @@ async def existing_usernames(session: AsyncSession, names: set[str]) -> dict[str
     return {name.lower(): name for name in await session.scalars(stmt)}
 
 
-async def ids_of_names(session: AsyncSession, names: set[str]) -> list[int]:
-    """The ids of the users with these (lower-cased) names."""
+async def ids_of_names(
+    session: AsyncSession, names: set[str], *, unblocked: int | None = None
+) -> list[int]:
+    """The ids of the users with these (lower-cased) names; with `unblocked`, only those
+    with no block between them and that user, either way (whom a mention may notify)."""
     if not names:
         return []
     stmt = select(User.id).where(func.lower(User.username).in_(sorted(names)))
+    if unblocked is not None:
+        stmt = stmt.where(~visibility.blocked_either_way(User.id, unblocked))
     return list(await session.scalars(stmt))
 
 

@@ -101,6 +101,13 @@ async def test_pages_have_no_serious_accessibility_violations(
             problems += await axe_violations(page, "a post being edited")
             await page.goto(f"{server.url}/posts/{own}/edit")
             problems += await axe_violations(page, "the edit page (no JavaScript)")
+            # A profile's "…" menu, open; the settings page that undoes blocks and mutes.
+            await page.goto(f"{server.url}/user/{data['author']}")
+            await page.locator("#profile-menu > summary").click()
+            await expect(page.locator("#profile-menu-items")).to_be_visible()
+            problems += await axe_violations(page, "a profile's menu, open")
+            await page.goto(f"{server.url}/settings/blocks")
+            problems += await axe_violations(page, "blocked and muted accounts")
     finally:
         await context.close()
     assert not problems, "accessibility violations:\n" + "\n".join(problems)
