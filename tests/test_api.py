@@ -757,3 +757,50 @@ async def test_notifications_page_by_link_and_min_id(client, make_user, make_tok
     oldest = everything[-1]["id"]
     after = await api(client, "GET", f"/api/v1/notifications?min_id={oldest}&limit=3", token)
     assert [n["account"]["acct"] for n in await after.get_json()] == ["fan3", "fan2", "fan1"]
+
+
+async def test_blocks_and_mutes_through_the_api_as_through_the_profile_menu(
+    client, make_user, make_token, make_post
+):
+    alice, bob, carol = await make_user("alice"), await make_user("bob"), await make_user("carol")
+    a, b = await make_token(alice), await make_token(bob)
+    bob_post = await make_post(bob, "from bob")
+    await make_post(carol, "from carol")
+    assert (await api(client, "POST", f"/api/v1/accounts/{alice.id}/follow", b)).status_code == 200
+
+    blocked = await (await api(client, "POST", f"/api/v1/accounts/{bob.id}/block", a)).get_json()
+    assert (blocked["blocking"], blocked["followed_by"], blocked["following"]) == (
+        True,
+        False,  # a block ends the follows both ways
+        False,
+    )
+    muted = await (await api(client, "POST", f"/api/v1/accounts/{carol.id}/mute", a)).get_json()
+    assert (muted["muting"], muted["blocking"]) == (True, False)
+    rel = await api(client, "GET", f"/api/v1/accounts/relationships?id[]={alice.id}", b)
+    assert [(r["blocked_by"], r["blocking"]) for r in await rel.get_json()] == [(True, False)]
+
+    listed = await api(client, "GET", "/api/v1/blocks", a)
+    assert [x["acct"] for x in await listed.get_json()] == ["bob"]
+    listed = await api(client, "GET", "/api/v1/mutes", a)
+    assert [x["acct"] for x in await listed.get_json()] == ["carol"]
+
+    # What the web hides, the API hides: the public timeline, the post, its author's posts.
+    public = await (await api(client, "GET", "/api/v1/timelines/public", a)).get_json()
+    assert public == []
+    hidden = await api(client, "GET", f"/api/v1/statuses/{bob_post.id}", a)
+    assert hidden.status_code == 404
+    # min_id reads forwards through the same rules.
+    after = await api(client, "GET", "/api/v1/timelines/public?min_id=1", a)
+    assert await after.get_json() == []
+    refused = await api(client, "POST", f"/api/v1/accounts/{alice.id}/follow", b)
+    assert refused.status_code == 403 and "error" in await refused.get_json()
+    self_block = await api(client, "POST", f"/api/v1/accounts/{alice.id}/block", a)
+    assert self_block.status_code == 422
+
+    undone = await api(client, "POST", f"/api/v1/accounts/{bob.id}/unblock", a)
+    assert (await undone.get_json())["blocking"] is False
+    assert await (await api(client, "GET", "/api/v1/blocks", a)).get_json() == []
+    read_only = await make_token(alice, "read")
+    assert (
+        await api(client, "POST", f"/api/v1/accounts/{bob.id}/block", read_only)
+    ).status_code == 403

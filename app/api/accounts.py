@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from quart import Blueprint, current_app, request
 from quart.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from werkzeug.exceptions import Forbidden, NotFound, UnprocessableEntity
 
 from app import accounts
@@ -21,7 +22,7 @@ from app.api.load import context_for
 from app.db import read_session, write_session
 from app.models import User
 from app.pagination import FIRST, MAX_ID, PAGE_SIZE, Cursor, Page
-from app.queries import follows, posts, users
+from app.queries import blocks, follows, posts, users
 from app.queries.follows import Person
 from app.queries.posts import FeedItem
 
@@ -77,8 +78,16 @@ async def relationships() -> ResponseReturnValue:
     session = read_session()
     following = await follows.followed_among(session, me.id, wanted)
     followed_by = await follows.followers_among(session, me.id, wanted)
+    standing = await blocks.standing_among(session, me.id, wanted)
     return [
-        entities.relationship(i, following=i in following, followed_by=i in followed_by)
+        entities.relationship(
+            i,
+            following=i in following,
+            followed_by=i in followed_by,
+            blocking=i in standing.blocking,
+            blocked_by=i in standing.blocked_by,
+            muting=i in standing.muting,
+        )
         for i in dict.fromkeys(ids)
     ]
 
@@ -171,19 +180,35 @@ async def following(user_id: int) -> ResponseReturnValue:
     return await _people(user_id, follows.following)
 
 
+async def relationship_json(session: AsyncSession, me: User, user: User) -> dict[str, Any]:
+    """How `me` stands with `user` now, as a Relationship."""
+    standing = await follows.relations(session, user.id, me.id)
+    return entities.relationship(
+        user.id,
+        following=standing.i_follow,
+        followed_by=await follows.is_following(session, user.id, me.id),
+        blocking=standing.i_block,
+        blocked_by=standing.blocks_me,
+        muting=standing.i_mute,
+    )
+
+
 async def _follow(user_id: int, *, follow: bool) -> ResponseReturnValue:
     me = await user_with("write:follows")
     user = await user_or_404(user_id)
     if user.id == me.id:
         raise Forbidden("You cannot follow yourself")
+    if follow:  # the web's rule (app/blueprints/users.py): no follow across a block
+        standing = await follows.relations(read_session(), user.id, me.id)
+        if standing.i_block or standing.blocks_me:
+            raise Forbidden("You cannot follow an account you blocked or that blocked you")
     session = await write_session()
     try:
         await (follows.follow if follow else follows.unfollow)(session, me.id, user.id)
         await session.commit()
     except IntegrityError:  # the account was deleted since we looked: store nothing
         raise NotFound("Record not found") from None
-    followed_by = await follows.is_following(session, user.id, me.id)
-    return entities.relationship(user.id, following=follow, followed_by=followed_by)
+    return await relationship_json(session, me, user)
 
 
 @bp.post("/api/v1/accounts/<id:user_id>/follow")
@@ -194,3 +219,73 @@ async def follow(user_id: int) -> ResponseReturnValue:
 @bp.post("/api/v1/accounts/<id:user_id>/unfollow")
 async def unfollow(user_id: int) -> ResponseReturnValue:
     return await _follow(user_id, follow=False)
+
+
+BLOCKS = {"block": blocks.block, "unblock": blocks.unblock}
+MUTES = {"mute": blocks.mute, "unmute": blocks.unmute}
+
+
+async def _shun(user_id: int, verb: str) -> ResponseReturnValue:
+    """Block, unblock, mute or unmute, idempotently, as the profile's menu does."""
+    me = await user_with("write:blocks" if verb in BLOCKS else "write:mutes")
+    user = await user_or_404(user_id)
+    if user.id == me.id:
+        raise UnprocessableEntity(f"You cannot {verb} yourself")
+    session = await write_session()
+    try:
+        await (BLOCKS | MUTES)[verb](session, me.id, user.id)
+        await session.commit()
+    except IntegrityError:  # the account was deleted since we looked: store nothing
+        raise NotFound("Record not found") from None
+    return await relationship_json(session, me, user)
+
+
+@bp.post("/api/v1/accounts/<id:user_id>/block")
+async def block(user_id: int) -> ResponseReturnValue:
+    return await _shun(user_id, "block")
+
+
+@bp.post("/api/v1/accounts/<id:user_id>/unblock")
+async def unblock(user_id: int) -> ResponseReturnValue:
+    return await _shun(user_id, "unblock")
+
+
+@bp.post("/api/v1/accounts/<id:user_id>/mute")
+async def mute(user_id: int) -> ResponseReturnValue:
+    return await _shun(user_id, "mute")
+
+
+@bp.post("/api/v1/accounts/<id:user_id>/unmute")
+async def unmute(user_id: int) -> ResponseReturnValue:
+    return await _shun(user_id, "unmute")
+
+
+def _listed_key(listed: blocks.Listed) -> Cursor:
+    return Cursor(listed.since, listed.user.id)
+
+
+async def _shunned(scope: str, lister: Any) -> ResponseReturnValue:
+    """The accounts the token's user blocks (mutes), most recent first, paged by the Link
+    header's max_id as people lists are."""
+    me = await user_with(scope)
+    paging = http.paging()
+    cursor = await http.cursor_of(paging.max, _no_lookup, FIRST)
+    session = read_session()
+
+    async def fetch(c: Cursor) -> Any:
+        return await lister(session, me.id, c)
+
+    found, next_cursor = await http.take(fetch, cursor, paging.limit, _listed_key)
+    counts = await users.counts_of(session, {listed.user.id for listed in found})
+    body = [entities.account(listed.user, counts[listed.user.id]) for listed in found]
+    return body, 200, http.link_header(found, next_cursor, _listed_key, paging.limit)
+
+
+@bp.get("/api/v1/blocks")
+async def blocked() -> ResponseReturnValue:
+    return await _shunned("read:blocks", blocks.blocked_by)
+
+
+@bp.get("/api/v1/mutes")
+async def muted() -> ResponseReturnValue:
+    return await _shunned("read:mutes", blocks.muted_by)

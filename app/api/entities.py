@@ -218,7 +218,15 @@ def comment_status(comment: Comment, post: Post, ctx: Context) -> Json:
     }
 
 
-def relationship(user_id: int, *, following: bool, followed_by: bool) -> Json:
+def relationship(
+    user_id: int,
+    *,
+    following: bool,
+    followed_by: bool,
+    blocking: bool = False,
+    blocked_by: bool = False,
+    muting: bool = False,
+) -> Json:
     return {
         "id": str(user_id),
         "following": following,
@@ -226,10 +234,10 @@ def relationship(user_id: int, *, following: bool, followed_by: bool) -> Json:
         "notifying": False,
         "languages": [],
         "followed_by": followed_by,
-        "blocking": False,
-        "blocked_by": False,
-        "muting": False,
-        "muting_notifications": False,
+        "blocking": blocking,
+        "blocked_by": blocked_by,
+        "muting": muting,
+        "muting_notifications": muting,  # a Warble mute hides notifications too
         "requested": False,
         "requested_by": False,
         "domain_blocking": False,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import delete, or_, select, tuple_
+from sqlalchemy import delete, literal, or_, select, tuple_, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -132,3 +132,32 @@ async def blocked_by(session: AsyncSession, user_id: int, cursor: Cursor = FIRST
 async def muted_by(session: AsyncSession, user_id: int, cursor: Cursor = FIRST) -> Page[Listed]:
     """The accounts the user mutes, most recent first."""
     return await _listed(session, Mute, Mute.muter_id, Mute.muted_id, user_id, cursor)
+
+
+class Standing(NamedTuple):
+    """Among some accounts: whom the viewer blocks, who blocks the viewer, whom they mute."""
+
+    blocking: set[int]
+    blocked_by: set[int]
+    muting: set[int]
+
+
+async def standing_among(session: AsyncSession, viewer: int, user_ids: set[int]) -> Standing:
+    """How the viewer stands with each of `user_ids` (the client API's relationships), in one
+    statement: three key probes per account."""
+    found = Standing(set(), set(), set())
+    if not user_ids:
+        return found
+    ids = list(user_ids)
+    stmt = union_all(
+        select(literal(0), Block.blocked_id).where(
+            Block.blocker_id == viewer, Block.blocked_id.in_(ids)
+        ),
+        select(literal(1), Block.blocker_id).where(
+            Block.blocked_id == viewer, Block.blocker_id.in_(ids)
+        ),
+        select(literal(2), Mute.muted_id).where(Mute.muter_id == viewer, Mute.muted_id.in_(ids)),
+    )
+    for which, user_id in await session.execute(stmt):
+        found[which].add(user_id)
+    return found

@@ -258,12 +258,18 @@ def keyset_after(*conditions: Any) -> Select[Any]:
     return select(Post.id).where(*conditions, AFTER_CURSOR).order_by(*order).limit(FETCH)
 
 
-EXPLORE_AFTER = page_of(keyset_after().subquery("ids"))
-BY_AUTHOR_AFTER = page_of(keyset_after(Post.author_id == bindparam("author")).subquery("ids"))
+# The same pages as EXPLORE, BY_AUTHOR and TAGGED, read forwards, with the same rules.
+EXPLORE_AFTER = page_of(keyset_after(visibility.shown(Post.author_id)).subquery("ids"))
+BY_AUTHOR_AFTER = page_of(
+    keyset_after(
+        Post.author_id == bindparam("author"), visibility.shown(Post.author_id, mutes=False)
+    ).subquery("ids")
+)
 TAGGED_AFTER = page_of(
     select(PostTag.post_id.label("id"))
     .where(
         PostTag.tag == bindparam("tag"),
+        visibility.shown(PostTag.author_id),
         tuple_(PostTag.created_at, PostTag.post_id)
         > tuple_(bindparam("after_at", type_=UTCDateTime()), bindparam("after_id", type_=Integer)),
     )
