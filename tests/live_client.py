@@ -1,10 +1,12 @@
 """A raw HTTP/1.1 client for live-stream tests and benchmarks: signed cookies of a session made
-in the database, form posts, and Server-Sent Events read line by line."""
+in the database, form posts, and Server-Sent Events read line by line; and the hypercorn
+process such tests talk to."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import subprocess
 import time
 from urllib.parse import urlencode
 
@@ -19,6 +21,28 @@ CSRF = "live-client-csrf"
 def _signer(secret: str) -> Quart:
     """An app that signs as the server does; one per secret (bench/streams.py makes 5,000)."""
     return create_app({"SECRET_KEY": secret, "DATABASE_URL": "sqlite+aiosqlite://"})
+
+
+class Hypercorn:
+    """A hypercorn process on a free loopback port; a subclass starts it as its test needs."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+
+    async def ready(self) -> None:
+        async with asyncio.timeout(30):
+            while True:
+                try:
+                    _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                    writer.close()
+                    return
+                except OSError:
+                    await asyncio.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
 
 class Login:

@@ -21,13 +21,14 @@ from sqlalchemy import text
 from tests.browser.server import free_port
 from tests.conftest import PASSWORD, Database
 from tests.hashing import cheap_argon2_environ
+from tests.live_client import Hypercorn
 
 ROOT = Path(__file__).resolve().parent.parent
 OOB = "urn:ietf:wg:oauth:2.0:oob"
 SCOPES = ["read", "write", "follow", "push"]
 
 
-class Server:
+class Server(Hypercorn):
     """`make run`'s hypercorn on a free port, BASE_URL its own address."""
 
     def __init__(self, db: Database, folder: Path) -> None:
@@ -53,21 +54,6 @@ class Server:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-
-    async def ready(self) -> None:
-        async with asyncio.timeout(30):
-            while True:
-                try:
-                    _, writer = await asyncio.open_connection("127.0.0.1", self.port)
-                    writer.close()
-                    return
-                except OSError:
-                    await asyncio.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
 
 
 @pytest.fixture

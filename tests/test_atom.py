@@ -150,6 +150,14 @@ async def test_a_feed_of_nothing_is_404(client, path):
     assert (await client.get(path)).status_code == 404
 
 
+async def test_a_suspended_or_waiting_accounts_feed_is_404(client, make_user, write):
+    shunned = await make_user("shunned", suspended_at=T0)
+    waiting = await make_user("waiting", approved=False)
+    for user in (shunned, waiting):
+        await write(user, "hello", 1)
+        assert (await client.get(f"/user/{user.username}/feed.atom")).status_code == 404
+
+
 async def test_an_empty_profile_feed_is_still_a_feed(client, ada):
     response, text = await fetch(client, "/user/ada/feed.atom")
     feed = feedparser.parse(text)

@@ -23,13 +23,13 @@ from tests import slow_app
 from tests.browser.server import free_port
 from tests.conftest import PASSWORD_HASH, Database
 from tests.hashing import cheap_argon2_environ
-from tests.live_client import Login, post_form, request, sse_request
+from tests.live_client import Hypercorn, Login, post_form, request, sse_request
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "live servers test"
 
 
-class Warble:
+class Warble(Hypercorn):
     """hypercorn serving Warble on a free port, as `make run` does."""
 
     def __init__(self, db: Database, folder: Path, app: str = "app:create_app()") -> None:
@@ -53,21 +53,6 @@ class Warble:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-
-    async def ready(self) -> None:
-        async with asyncio.timeout(30):
-            while True:
-                try:
-                    _, writer = await asyncio.open_connection("127.0.0.1", self.port)
-                    writer.close()
-                    return
-                except OSError:
-                    await asyncio.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
 
 
 async def make_logins(db: Database, count: int) -> list[tuple[int, Login]]:

@@ -106,6 +106,8 @@ async def _feed(
 @bp.get("/user/<username>/feed.atom")
 async def user_feed(username: str) -> ResponseReturnValue:
     user = await user_or_404(username)
+    if user.suspended_at is not None or not user.approved:
+        abort(404, f"User {username} not found.")  # as its posts are to everyone
     page = await posts.user_posts(read_session(), user.id, FIRST)
     return await _feed(
         page,

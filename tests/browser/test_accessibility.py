@@ -117,6 +117,11 @@ FOCUSABLE = """() => {
   const selector = 'a[href], button, input:not([type="hidden"]), textarea, select, [tabindex]';
   return Array.from(document.querySelectorAll(selector))
     .filter((e) => e.tabIndex >= 0 && !e.disabled && !e.closest("dialog:not([open])"))
+    // A closed <details> shows only its summary (Chromium still lays out the rest).
+    .filter((e) => {
+      const closed = e.closest("details:not([open])");
+      return !closed || e.closest("summary")?.parentElement === closed;
+    })
     .filter((e) => e.getClientRects().length > 0)
     .map((e, i) => { e.dataset.tabOrder = String(i); return i; }).length;
 }"""
