@@ -19,31 +19,50 @@ HEAVY = (1_800, 2_500)
 SPARSE_MAX = 10
 
 
+KINDS = ("typical", "heavy", "sparse", "shunning")
+
+
 @dataclass(frozen=True)
 class Viewer:
-    kind: str  # typical, heavy or sparse
+    kind: str  # typical, heavy, sparse, or shunning: typical, and blocks or mutes 50 accounts
     user_id: int
     followees: int
 
 
-async def sample_viewers(engine: AsyncEngine, per_class: int, seed: int) -> list[Viewer]:
+async def sample_viewers(
+    engine: AsyncEngine, per_class: int, seed: int, kinds: tuple[str, ...] = KINDS
+) -> list[Viewer]:
     """per_class viewers of each kind, the same ones for a given dataset and seed.
 
     A small dataset may have nobody in a band: then the nearest followee counts stand in
-    (reports print the real counts).
+    (reports print the real counts). "shunning" viewers are those with the typical band's
+    followee counts among the accounts that block or mute (the dataset's 1%); a dataset
+    without any has none.
     """
     async with engine.connect() as connection:
         rows = await connection.execute(
             text("SELECT follower_id, count(*) FROM follows GROUP BY follower_id ORDER BY 1")
         )
         counts = [(int(user), int(n)) for user, n in rows]
+        shunners = set(
+            await connection.scalars(
+                text("SELECT blocker_id FROM blocks UNION SELECT muter_id FROM mutes")
+            )
+        )
     rng = random.Random(seed)
     viewers: list[Viewer] = []
-    for kind, (low, high) in (("typical", TYPICAL), ("heavy", HEAVY), ("sparse", (1, SPARSE_MAX))):
-        band = [c for c in counts if low <= c[1] <= high]
+    bands = {
+        "typical": (TYPICAL, counts),
+        "heavy": (HEAVY, counts),
+        "sparse": ((1, SPARSE_MAX), counts),
+        "shunning": (TYPICAL, [c for c in counts if c[0] in shunners]),
+    }
+    for kind in kinds:
+        (low, high), pool = bands[kind]
+        band = [c for c in pool if low <= c[1] <= high]
         if len(band) < per_class:
             middle = (low + high) / 2
-            band = sorted(counts, key=lambda c, m=middle: (abs(c[1] - m), c[0]))[:per_class]
+            band = sorted(pool, key=lambda c, m=middle: (abs(c[1] - m), c[0]))[:per_class]
         for user, n in rng.sample(band, min(per_class, len(band))):
             viewers.append(Viewer(kind, user, n))
     return viewers

@@ -22,7 +22,7 @@ from app.db import make_engine, sessionmakers
 from app.pagination import FIRST, Cursor
 from app.queries import timeline
 from bench import shapes, writes
-from bench.common import Viewer, sample_viewers, save, summary
+from bench.common import KINDS, Viewer, sample_viewers, save, summary
 from bench.explain import explain_warble
 from bench.seed import asyncpg_dsn
 
@@ -236,6 +236,7 @@ async def run(
     write_samples: int = 100,
     throughput_seconds: float = 5.0,
     explain: bool = True,
+    kinds: tuple[str, ...] = KINDS,
 ) -> dict[str, Any]:
     engine = make_engine(url, schema=schema)
     # Warble's path as a GET request runs it: the reader session (autocommit on PostgreSQL).
@@ -263,7 +264,7 @@ async def run(
             methods["raw"] = raw_sqlite(raw)
         if groupby:
             methods["tutorial-groupby"] = grouped(sessions)
-        sampled = await sample_viewers(engine, viewers, seed)
+        sampled = await sample_viewers(engine, viewers, seed, kinds)
         cases = [Case(v, 1, FIRST) for v in sampled]
         for viewer in sampled:
             if (deep := await deep_cursor(sessions, viewer)) is not None:
@@ -356,6 +357,9 @@ def main() -> None:
     parser.add_argument("--writes", type=int, default=100)
     parser.add_argument("--throughput-seconds", type=float, default=5.0)
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument(
+        "--kinds", default=",".join(KINDS), help=f"viewer classes to measure (of {','.join(KINDS)})"
+    )
     parser.add_argument("--save", default="", help="also write bench/results/NAME.json")
     args = parser.parse_args()
     result = asyncio.run(
@@ -369,6 +373,7 @@ def main() -> None:
             groupby=args.groupby,
             write_samples=args.writes,
             throughput_seconds=args.throughput_seconds,
+            kinds=tuple(args.kinds.split(",")),
         )
     )
     print(report(result))

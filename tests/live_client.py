@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
+import signal
 import subprocess
 import time
 from urllib.parse import urlencode
@@ -40,9 +42,16 @@ class Hypercorn:
                     await asyncio.sleep(0.1)
 
     def stop(self) -> None:
+        """SIGTERM, so that hypercorn stops its workers too; a SIGKILL to the parent alone
+        would leave them running for the rest of the test session. Then SIGKILL to the whole
+        process group (subclasses start hypercorn in a session of its own) if it lingers."""
         if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
 
 
 class Login:

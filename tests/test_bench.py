@@ -100,7 +100,7 @@ async def test_seed_then_query_benchmark_agree(empty_db):
         throughput_seconds=0.1,
     )
     kinds = {c["kind"] for c in result["checked"]}
-    assert kinds == {"typical", "heavy", "sparse"}
+    assert kinds == {"typical", "heavy", "sparse", "shunning"}
     assert {c["page"] for c in result["checked"]} == {1, timeline.DEEP_PAGE}
     shapes = {"warble", "tutorial", "raw"}
     if empty_db.backend == "postgres":

@@ -52,6 +52,7 @@ class Warble(Hypercorn):
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
 
 
