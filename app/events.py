@@ -188,7 +188,8 @@ class Hub:
         self.wake.set()
         reader, *others = self.tasks
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(reader), 2.0)
+            async with asyncio.timeout(2.0):
+                await asyncio.shield(reader)
         for task in (reader, *others):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -206,8 +207,11 @@ class Hub:
         forgotten_at = utcnow()
         self.wake.set()  # read at once: the starting point
         while True:
+            # asyncio.timeout, not wait_for, here and below: wait_for can swallow a
+            # cancellation on Python 3.11 (cpython gh-86296), and stop() cancels these loops.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), every)
+                async with asyncio.timeout(every):
+                    await self.wake.wait()
             self.wake.clear()
             if self.stopping:
                 return
@@ -280,9 +284,11 @@ class Hub:
                 self.wake.set()
                 while not lost.is_set():
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(lost.wait(), PING_EVERY)
+                        async with asyncio.timeout(PING_EVERY):
+                            await lost.wait()
                     if not lost.is_set():
-                        await asyncio.wait_for(self.listener.fetchval("SELECT 1"), PING_EVERY)
+                        async with asyncio.timeout(PING_EVERY):
+                            await self.listener.fetchval("SELECT 1")
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -142,7 +142,11 @@ async def _events(
                     yield message
         while True:
             try:
-                event = await asyncio.wait_for(subscriber.queue.get(), HEARTBEAT)
+                # asyncio.timeout, never wait_for: on Python 3.11 wait_for can swallow the
+                # cancellation of a disconnect that arrives as the queue hands over an event
+                # (cpython gh-86296), and the stream would then live on, unsubscribed never.
+                async with asyncio.timeout(HEARTBEAT):
+                    event = await subscriber.queue.get()
             except TimeoutError:
                 yield b": heartbeat\n\n"
                 continue
