@@ -256,3 +256,28 @@ async def test_without_a_session_the_stream_tells_the_page_to_stop_listening(cli
     assert response.status_code == 200
     assert response.mimetype == "text/event-stream"
     assert await response.get_data() == b"event: close\ndata: \n\n"
+
+
+async def test_a_stream_cancelled_as_an_event_arrives_ends(app, make_user):
+    """A disconnect cancels the stream's task; an event handed over in the same moment must
+    not swallow that cancellation (asyncio.wait_for did on Python 3.11: the stream then
+    outlived its page, and the test client waited for it for ever)."""
+    from app.blueprints.live import _events
+    from app.events import Subscriber
+    from app.models import Event
+
+    alice = await make_user("alice")
+    subscriber = Subscriber(user_id=alice.id, session_id=1, page="other")
+    async with app.app.test_request_context("/events"):
+        stream = _events(alice, subscriber, 0, "token")
+        assert await anext(stream) == b"retry: 2000\n\n"
+        waiting = asyncio.ensure_future(anext(stream))
+        for _ in range(3):  # until the stream waits on its queue
+            await asyncio.sleep(0)
+        assert not waiting.done()
+        # An event nothing on this page shows, and the disconnect, at once.
+        subscriber.queue.put_nowait(Event(id=1, kind="post", actor_id=alice.id, post_id=1))
+        waiting.cancel()
+        await asyncio.wait({waiting}, timeout=DEADLINE)
+        assert waiting.cancelled()  # not still waiting for the next event
+        await stream.aclose()
