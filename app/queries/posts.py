@@ -63,32 +63,40 @@ def keyset(*conditions: Any) -> Select[Any]:
     return select(Post.id).where(*conditions, BEFORE_CURSOR).order_by(*NEWEST_FIRST).limit(FETCH)
 
 
-# Everyone's posts, newest first, but those the viewer does not see (blocks either way, their
-# mutes, suspended authors: app/queries/visibility.py): explore, and the anonymous front page.
-EXPLORE = page_of(keyset(visibility.shown(Post.author_id)).subquery("ids"))
-
+# What each page of posts selects; both directions below read the same conditions, so a rule
+# added to one page reaches its forwards twin (the client API's min_id) too.
+# Everyone's posts, but those the viewer does not see (blocks either way, their mutes,
+# suspended authors: app/queries/visibility.py): explore, and the anonymous front page.
+_EVERYONE = (visibility.shown(Post.author_id),)
 # One author's posts: profiles (a muted author's own page still shows them).
-BY_AUTHOR = page_of(
-    keyset(
-        Post.author_id == bindparam("author"), visibility.shown(Post.author_id, mutes=False)
-    ).subquery("ids")
-)
+_BY_AUTHOR = (Post.author_id == bindparam("author"), visibility.shown(Post.author_id, mutes=False))
 
-# One tag's posts: its page. The ids come from post_tags alone (tag, time, id: one index range).
-TAGGED = page_of(
-    select(PostTag.post_id.label("id"))
-    .where(
-        PostTag.tag == bindparam("tag"),
-        visibility.shown(PostTag.author_id),
-        tuple_(PostTag.created_at, PostTag.post_id)
-        < tuple_(
-            bindparam("before_at", type_=UTCDateTime()), bindparam("before_id", type_=Integer)
-        ),
+
+def _tagged(*, forwards: bool = False) -> Any:
+    """The ids of a tag's page, from post_tags alone (tag, time, id: one index range): newest
+    first before the cursor, or oldest first right after it."""
+    key = tuple_(PostTag.created_at, PostTag.post_id)
+    if forwards:
+        after = (bindparam("after_at", type_=UTCDateTime()), bindparam("after_id", type_=Integer))
+        beyond, order = key > tuple_(*after), (PostTag.created_at.asc(), PostTag.post_id.asc())
+    else:
+        before = (
+            bindparam("before_at", type_=UTCDateTime()),
+            bindparam("before_id", type_=Integer),
+        )
+        beyond, order = key < tuple_(*before), (PostTag.created_at.desc(), PostTag.post_id.desc())
+    return (
+        select(PostTag.post_id.label("id"))
+        .where(PostTag.tag == bindparam("tag"), visibility.shown(PostTag.author_id), beyond)
+        .order_by(*order)
+        .limit(FETCH)
+        .subquery("ids")
     )
-    .order_by(PostTag.created_at.desc(), PostTag.post_id.desc())
-    .limit(FETCH)
-    .subquery("ids")
-)
+
+
+EXPLORE = page_of(keyset(*_EVERYONE).subquery("ids"))
+BY_AUTHOR = page_of(keyset(*_BY_AUTHOR).subquery("ids"))
+TAGGED = page_of(_tagged())
 
 
 def items(rows: Any) -> list[FeedItem]:
@@ -258,25 +266,10 @@ def keyset_after(*conditions: Any) -> Select[Any]:
     return select(Post.id).where(*conditions, AFTER_CURSOR).order_by(*order).limit(FETCH)
 
 
-# The same pages as EXPLORE, BY_AUTHOR and TAGGED, read forwards, with the same rules.
-EXPLORE_AFTER = page_of(keyset_after(visibility.shown(Post.author_id)).subquery("ids"))
-BY_AUTHOR_AFTER = page_of(
-    keyset_after(
-        Post.author_id == bindparam("author"), visibility.shown(Post.author_id, mutes=False)
-    ).subquery("ids")
-)
-TAGGED_AFTER = page_of(
-    select(PostTag.post_id.label("id"))
-    .where(
-        PostTag.tag == bindparam("tag"),
-        visibility.shown(PostTag.author_id),
-        tuple_(PostTag.created_at, PostTag.post_id)
-        > tuple_(bindparam("after_at", type_=UTCDateTime()), bindparam("after_id", type_=Integer)),
-    )
-    .order_by(PostTag.created_at.asc(), PostTag.post_id.asc())
-    .limit(FETCH)
-    .subquery("ids")
-)
+# The same pages as EXPLORE, BY_AUTHOR and TAGGED, read forwards.
+EXPLORE_AFTER = page_of(keyset_after(*_EVERYONE).subquery("ids"))
+BY_AUTHOR_AFTER = page_of(keyset_after(*_BY_AUTHOR).subquery("ids"))
+TAGGED_AFTER = page_of(_tagged(forwards=True))
 
 
 async def feed_after(
