@@ -168,7 +168,12 @@ function offerRetry(link) {
 // or Like/Unlike button (when the reader was on it: `f` leaves focus on the post), the edit
 // box of a post opened for editing and the Edit link once it is saved or cancelled, the post
 // or comment after a deleted one (or its list's heading).
-let refocus = null; // a function that finds the element to focus once the swap settled
+// Tied to its request: another swap settling meanwhile (the 422 answer just before, a live
+// count) neither takes it nor moves focus.
+let refocus = null; // {xhr, find}: find() gives the element to focus once that swap settled
+function refocusAfter(event, find) {
+  refocus = { xhr: event.detail.xhr, find };
+}
 
 // The text box of a post being edited, focused with the caret at the end, ready to type on
 // (left alone if the reader got there first: their caret stays where they put it).
@@ -185,21 +190,21 @@ document.addEventListener("htmx:beforeRequest", (event) => {
   const elt = event.detail.elt;
   if (elt.matches("form.follow-form") || (elt.matches("form.like-form") && elt.contains(document.activeElement))) {
     const id = elt.id;
-    refocus = () => document.querySelector(`#${CSS.escape(id)} button`);
+    refocusAfter(event, () => document.querySelector(`#${CSS.escape(id)} button`));
   } else if (elt.matches("form.relation-form")) {
     // Block, Mute and their undos: a settings line's new button, or the profile's "…" menu
     // (its answer replaces the menu, closed), so the keyboard carries on where it was.
     const line = elt.closest("li.person");
-    refocus = line
+    refocusAfter(event, line
       ? () => document.querySelector(`#${CSS.escape(line.id)} button`)
-      : () => document.querySelector("#profile-menu > summary");
+      : () => document.querySelector("#profile-menu > summary"));
   } else if (elt.matches("a.edit-link")) {
     const postId = elt.closest("article.post").id;
-    refocus = () => editBox(postId);
+    refocusAfter(event, () => editBox(postId));
   } else if (elt.matches("form.edit-form, a.edit-cancel")) {
     const postId = elt.closest(".post-editing").id;
     // Saved or cancelled: the post's Edit link; refused (too long, empty): the box again.
-    refocus = () => document.querySelector(`#${postId} a.edit-link`) || editBox(postId);
+    refocusAfter(event, () => document.querySelector(`#${postId} a.edit-link`) || editBox(postId));
   } else if (elt.matches("a.danger[hx-post]")) {
     const item = elt.closest("article.post, li.comment");
     if (!item) return;
@@ -233,12 +238,12 @@ function whenGone(element, then, tries = 60) {
 
 // A failed request moves nothing: its message is shown, focus stays where it was.
 document.addEventListener("htmx:afterRequest", (event) => {
-  if (!event.detail.successful) refocus = null;
+  if (!event.detail.successful && refocus && refocus.xhr === event.detail.xhr) refocus = null;
 });
 
-document.addEventListener("htmx:afterSettle", () => {
-  if (refocus) {
-    const target = refocus();
+document.addEventListener("htmx:afterSettle", (event) => {
+  if (refocus && refocus.xhr === event.detail.xhr) {
+    const target = refocus.find();
     refocus = null;
     focusOn(target);
   }

@@ -3,10 +3,11 @@ without JavaScript; a post edited in place, Esc and Cancel, saved, "edited", its
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, Route, expect
 
 from tests.browser.conftest import NewPage
 from tests.browser.pages import log_in, same_page, watch_of
@@ -194,6 +195,72 @@ async def test_edit_in_place_cancel_with_esc_or_cancel_then_save(
         await page.locator(f"#edit-{post_id} button[type=submit]").click()
         await expect(article).to_have_class(re.compile(r"\bpost-standalone\b"))
         await expect(article.locator(".post-body")).to_have_text("Edited on its page")
+
+
+async def test_a_save_sent_the_moment_a_refusal_arrives_stays_in_place(
+    server: Server, new_page: NewPage
+) -> None:
+    """The refused form is live as soon as it is swapped in: a keystroke in the very next task
+    is sent by htmx, never as a plain form that leaves the page."""
+    author, author_id = await server.make_user("quickfix")
+    (post_id,) = await server.make_posts(author_id, ["Before the quick fix"])
+    page = await new_page()
+    await log_in(page, server.url, author)
+    box = page.locator(f"#edit-body-{post_id}")
+    async with same_page(page):
+        await page.locator(f"article#post-{post_id} a.edit-link").click()
+        await expect(box).to_be_focused()
+        watch_of(page).expect_status(422)
+        await box.fill("   ")
+        # When the refusal is swapped in, the next task types the fix and sends it.
+        await page.evaluate(
+            """postId => document.addEventListener("htmx:afterSwap", () => setTimeout(() => {
+                const box = document.getElementById(`edit-body-${postId}`);
+                box.value = "Fixed at once";
+                box.dispatchEvent(new KeyboardEvent("keydown",
+                    {key: "Enter", ctrlKey: true, bubbles: true}));
+            }), {once: true})""",
+            post_id,
+        )
+        await box.press("Control+Enter")
+        article = page.locator(f"article#post-{post_id}")
+        await expect(article.locator(".post-body")).to_have_text("Fixed at once")
+        await expect(article.locator("a.edit-link")).to_be_focused()
+
+
+async def test_a_notification_arriving_while_saving_leaves_the_focus_to_the_save(
+    server: Server, new_page: NewPage
+) -> None:
+    """A live swap (the unread count) settling while a save is in flight moves no focus, and
+    the save's own answer still puts it on the Edit link."""
+    author, author_id = await server.make_user("busy")
+    fan, _ = await server.make_user("fan")
+    (post_id,) = await server.make_posts(author_id, ["Before the busy edit"])
+    page, fan_page = await new_page(), await new_page()
+    await log_in(page, server.url, author)
+    await log_in(fan_page, server.url, fan)
+    await fan_page.goto(f"{server.url}/user/{author}")
+    box = page.locator(f"#edit-body-{post_id}")
+    article = page.locator(f"article#post-{post_id}")
+
+    release = asyncio.Event()
+
+    async def hold_the_save(route: Route) -> None:
+        if route.request.method == "POST":
+            await release.wait()
+        await route.continue_()
+
+    async with same_page(page):
+        await article.locator("a.edit-link").click()
+        await expect(box).to_be_focused()
+        await box.fill("After the busy edit")
+        await page.route(f"**/posts/{post_id}/edit", hold_the_save)
+        await box.press("Control+Enter")
+        await fan_page.get_by_role("button", name="Follow").click()
+        await expect(page.locator("#notifications-count")).to_have_text("1")
+        release.set()
+        await expect(article.locator(".post-body")).to_have_text("After the busy edit")
+        await expect(article.locator("a.edit-link")).to_be_focused()
 
 
 async def test_edit_without_javascript_is_a_page_of_its_own(
