@@ -381,11 +381,11 @@ async def visit_moderation(v: Visits, me: Client, staff: Client, w: dict[str, An
     """Reporting (form, refusal, thank-you both ways), invites, and /admin as a moderator."""
     who, newest = "viewer", w["newest"]
     await v.page(who, me, f"/posts/{newest}/report")
-    await v.fragment(who, me, f"/posts/{newest}/report", into="section")
+    await v.fragment(who, me, f"/posts/{newest}/report", into="div")
     await v.page(who, me, "/user/ada/report")
     await v.post(who, me, f"/posts/{newest}/report", {"reason": "other"}, 422)
-    await v.post(who, me, f"/posts/{newest}/report", {"reason": "other"}, 422, into="section")
-    await v.post(who, me, f"/posts/{newest}/report", {"reason": "spam"}, 200, into="section")
+    await v.post(who, me, f"/posts/{newest}/report", {"reason": "other"}, 422, into="div")
+    await v.post(who, me, f"/posts/{newest}/report", {"reason": "spam"}, 200, into="div")
     sent = await me.post("/user/ada/report", {"reason": "abuse", "comment": "rude"})
     assert sent.status_code == 302
     await v.page(who, me, "/settings/invites")
