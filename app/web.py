@@ -8,8 +8,10 @@ import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
+from flask.templating import _default_template_ctx_processor as flask_default_context
 from markupsafe import Markup
 from quart import Quart, Response, current_app, g, request, session, url_for
+from quart_auth import QuartAuth
 from werkzeug.exceptions import (
     BadRequest,
     Forbidden,
@@ -19,7 +21,8 @@ from werkzeug.exceptions import (
 )
 from werkzeug.routing import IntegerConverter, Map
 
-from app import accounts, text
+from app import accounts, links, text
+from app.links import path_for
 from app.models import (
     ABOUT_MAX,
     COMMENT_MAX,
@@ -277,11 +280,11 @@ def linkify(body: str, users: dict[str, str]) -> Markup:
 
 
 def _profile_url(name: str) -> str:
-    return url_for("users.profile", username=name)
+    return path_for("users.profile", username=name)
 
 
 def _tag_url(key: str) -> str:
-    return url_for("tags.show", tag=key)
+    return path_for("tags.show", tag=key)
 
 
 async def invalid_cursor(_error: InvalidCursor) -> Answer:
@@ -320,10 +323,27 @@ class IdConverter(IntegerConverter):
         super().__init__(url_map, min=1, max=MAX_ID)
 
 
+def keep_context_processors_on_the_loop(app: Quart) -> None:
+    """Drop the template context processors that would send every render to a thread.
+
+    Quart runs a synchronous context processor in its thread pool (`run_sync`), and a page
+    waited for two such hops per render: Flask's default processor, which every blueprint
+    brings and which finds nothing under Quart (it reads Flask's own context variables), and
+    Quart-Auth's `current_user`, which no template reads (they read `g.user`). Quart's own
+    processor (g, request, session) is asynchronous and stays. docs/benchmarks.md, "The web
+    layer", has what this bought; tests/test_web_layer.py keeps every processor asynchronous.
+    """
+    auths: list[QuartAuth] = app.extensions["QUART_AUTH"]
+    unwanted = {flask_default_context, *(auth._template_context for auth in auths)}
+    for name, processors in app.template_context_processors.items():
+        app.template_context_processors[name] = [p for p in processors if p not in unwanted]
+
+
 def init_app(app: Quart) -> None:
     app.url_map.converters["id"] = IdConverter
     app.extensions["csp"] = content_security_policy(app)  # fixed by the configuration
     app.extensions["hsts"] = strict_transport_security(app)
+    links.init_app(app)
     app.before_request(_check_csrf)
     app.after_request(_security_headers)
     app.register_error_handler(HTTPException, error_response)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 from urllib.parse import urlencode
 
-from quart import Blueprint, Response, current_app, url_for
+from quart import Blueprint, Response, current_app
 
+from app.links import path_for
 from app.models import User
 
 bp = Blueprint("avatars", __name__)
@@ -42,7 +43,7 @@ def avatar_url(user: User, size: int = 48) -> str:
     """Warble's own identicon, or Gravatar when the instance opts in with AVATARS=gravatar."""
     if current_app.config["AVATARS"] == "gravatar":
         return gravatar_url(user.email, size)
-    return url_for("avatars.show", user_id=user.id)
+    return path_for("avatars.show", user_id=user.id)
 
 
 @bp.get("/avatars/<id:user_id>.svg")
