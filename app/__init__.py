@@ -33,6 +33,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Quart:
     health.init_app(app)
     passwords.init_app(app)
     events.init_app(app)
+    web.keep_context_processors_on_the_loop(app)  # last: after every blueprint brought its own
     if hops := app.config["PROXY_HOPS"]:
         # Behind a reverse proxy: take the client address from the last `hops` X-Forwarded-For
         # entries, which the proxies themselves wrote. Without it, the header is ignored.
