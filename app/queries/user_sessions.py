@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 
@@ -36,6 +36,21 @@ async def create_session(
     return login
 
 
+# Built once: a statement made per request would have SQLAlchemy work out its cache key again
+# on every page (docs/benchmarks.md, "The web layer").
+ACTIVE_SESSION = (
+    select(UserSession, notifications.unread_count_of(User.id))
+    .join(UserSession.user)
+    .options(contains_eager(UserSession.user))
+    .where(
+        UserSession.token_hash == bindparam("token_hash"),
+        UserSession.expires_at > bindparam("now"),
+        User.suspended_at.is_(None),
+        User.approved,
+    )
+)
+
+
 async def active_session(
     session: AsyncSession, token_hash: str, now: datetime
 ) -> tuple[UserSession, int] | None:
@@ -43,18 +58,7 @@ async def active_session(
     count (for the navigation), in one statement. A suspended account's, or one still waiting
     for approval, is no session: suspending deletes the rows too, and this check makes a
     cookie worthless on the next request even if a login raced the suspension."""
-    stmt = (
-        select(UserSession, notifications.unread_count_of(User.id))
-        .join(UserSession.user)
-        .options(contains_eager(UserSession.user))
-        .where(
-            UserSession.token_hash == token_hash,
-            UserSession.expires_at > now,
-            User.suspended_at.is_(None),
-            User.approved,
-        )
-    )
-    row = (await session.execute(stmt)).first()
+    row = (await session.execute(ACTIVE_SESSION, {"token_hash": token_hash, "now": now})).first()
     return (row[0], row[1]) if row else None
 
 
