@@ -145,6 +145,18 @@ class View:
         return decode(self.args.get(name), FIRST)
 
 
+class CurrentRequest:
+    """What Quart's `request` proxy is to the templates: the request being rendered. Macros
+    are imported without the page's context, and Jinja keeps such a module once made, so they
+    must read the request through an object that stays the same."""
+
+    def __init__(self) -> None:
+        self.now = SimpleNamespace()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.now, name)
+
+
 def account(r: asyncpg.Record) -> Account:
     """The users_* columns of a row (an ORM statement's user)."""
     return Account(
@@ -185,6 +197,7 @@ class Reference:
 
     def __init__(self) -> None:
         self.pool: asyncpg.Pool | None = None
+        self.request = CurrentRequest()
         warble = create_app({"SECRET_KEY": "reference"})
         self.urls = warble.url_map.bind("localhost")
         self.config = warble.config
@@ -201,6 +214,7 @@ class Reference:
             get_flashed_messages=lambda with_categories=False: [],
             config=self.config,
             live_after=lambda: 0,  # the newest event a worker has read: no hub here
+            request=self.request,
         )
         self.env = env
         # Warble's endpoint → the reference page that does its work.
@@ -281,10 +295,8 @@ class Reference:
         return 200, self.render(view, template, context).encode()
 
     def render(self, view: View, template: str, context: dict[str, Any]) -> str:
-        request = view.request
-        # Macros are imported without the page's context: they read `request` from the
-        # globals (Quart's proxy in Warble). Rendering does not await, so this is per request.
-        self.env.globals["request"] = request
+        # Rendering does not await: the request is this one's until the page is rendered.
+        request = self.request.now = view.request
 
         def next_page_url(
             page: Any, param: str = "before", endpoint: str | None = None, **filters: Any
