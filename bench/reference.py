@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs
@@ -28,6 +28,7 @@ from app.pagination import FIRST, MAX_ID, PAGE_SIZE, Cursor, Page, cut, decode
 from app.queries import events, search, tags, timeline
 from app.queries.follows import Relations
 from bench import reference_sql as sql
+from bench.reference_rows import Account, Item, account, comment, feed, feed_item, home_page, notice
 from bench.seed import asyncpg_dsn
 from bench.shapes import LATERAL, SCAN
 
@@ -54,67 +55,6 @@ WIDE = (
     "(SELECT count(*) FROM likes l WHERE l.post_id = p.id), "
     "EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = $1)"
 )
-
-
-@dataclass
-class Account:
-    id: int
-    username: str
-    email: str
-    about_me: str = ""
-    created_at: datetime | None = None
-    last_seen_at: datetime | None = None
-    suspended_at: datetime | None = None
-    role: str = "user"
-
-
-@dataclass
-class Post:
-    id: int
-    author_id: int
-    body: str
-    created_at: datetime
-    author: Account
-    edited_at: datetime | None
-
-
-@dataclass
-class Item:
-    post: Post
-    comment_count: int
-    like_count: int
-    liked: bool
-
-
-@dataclass
-class Comment:
-    id: int
-    post_id: int
-    author_id: int | None
-    body: str
-    created_at: datetime | None
-    author: Account | None
-
-
-@dataclass
-class Notification:
-    id: int
-    kind: str
-    actor_id: int
-    actor: Account
-    post_id: int | None
-    comment_id: int | None
-    report_id: int | None
-    created_at: datetime
-    read_at: datetime | None
-
-
-@dataclass
-class Notice:
-    notification: Notification
-    post_body: str | None
-    comment_body: str | None
-    others: int
 
 
 @dataclass
@@ -157,43 +97,12 @@ class CurrentRequest:
         return getattr(self.now, name)
 
 
-def account(r: asyncpg.Record) -> Account:
-    """The users_* columns of a row (an ORM statement's user)."""
-    return Account(
-        r["users_id"],
-        r["users_username"],
-        r["users_email"],
-        r["users_about_me"],
-        r["users_created_at"],
-        r["users_last_seen_at"],
-        r["users_suspended_at"],
-        r["users_role"],
-    )
-
-
-def feed_item(r: asyncpg.Record) -> Item:
-    """A row of posts.page_of: the post, its author, then comments, likes, liked."""
-    post = Post(
-        r["posts_id"],
-        r["posts_author_id"],
-        r["posts_body"],
-        r["posts_created_at"],
-        account(r),
-        r["posts_edited_at"],
-    )
-    return Item(post, r["anon_1"], r["anon_2"], r["anon_3"])
-
-
-def feed(rows: list[asyncpg.Record]) -> Page[Item]:
-    return cut([feed_item(r) for r in rows], lambda i: Cursor(i.post.created_at, i.post.id))
-
-
 Rendered = tuple[str, dict[str, Any]]  # a template and its context
 Handler = Callable[[asyncpg.Connection, View], Awaitable[Rendered]]
 
 
 class Reference:
-    """An ASGI app: lifespan opens the pool and the templates; GET renders a page (ROUTES)."""
+    """An ASGI app: lifespan opens the pool and the templates; GET renders a page (`routes`)."""
 
     def __init__(self) -> None:
         self.pool: asyncpg.Pool | None = None
@@ -331,7 +240,7 @@ class Reference:
         probe = followees <= timeline.PROBE_FOLLOWEES_MAX["postgresql"]
         query = (LATERAL if probe else SCAN).replace(COLUMNS, WIDE)
         rows = await conn.fetch(query, view.me.id, cursor.at, cursor.id)
-        return "pages/index.html", {"page": self.page(rows), "mentions": {}, "composer": {}}
+        return "pages/index.html", {"page": home_page(rows), "mentions": {}, "composer": {}}
 
     async def explore(self, conn: asyncpg.Connection, view: View) -> Rendered:
         """Everyone's posts, the Follow buttons beside them, the trending tags."""
@@ -394,18 +303,7 @@ class Reference:
         rows = await sql.COMMENTS.fetch(
             conn, post=item.post.id, viewer=view.me.id, until_at=until.at, until_id=until.id
         )
-        found = [
-            Comment(
-                r["comments_id"],
-                r["comments_post_id"],
-                r["comments_author_id"],
-                r["comments_body"],
-                r["comments_created_at"],
-                account(r) if r["users_id"] is not None else None,
-            )
-            for r in rows
-        ]
-        comments = cut(found, lambda c: Cursor(c.created_at, c.id))
+        comments = cut([comment(r) for r in rows], lambda c: Cursor(c.created_at, c.id))
         bodies = [item.post.body, *(c.body for c in comments.items)]
         return "pages/post.html", {
             "item": item,
@@ -476,25 +374,7 @@ class Reference:
         when some were unread, with the event that tells the viewer's other pages)."""
         cursor, me = view.cursor(), view.me.id
         rows = await sql.NOTIFICATIONS.fetch(conn, me=me, before_at=cursor.at, before_id=cursor.id)
-        notices = [
-            Notice(
-                Notification(
-                    r["notifications_id"],
-                    r["notifications_kind"],
-                    r["notifications_actor_id"],
-                    account(r),
-                    r["notifications_post_id"],
-                    r["notifications_comment_id"],
-                    r["notifications_report_id"],
-                    r["notifications_created_at"],
-                    r["notifications_read_at"],
-                ),
-                r["posts_1_body"],
-                r["comments_1_body"],
-                r["anon_1"],
-            )
-            for r in rows
-        ]
+        notices = [notice(r) for r in rows]
         page = cut(notices, lambda n: Cursor(n.notification.created_at, n.notification.id))
         bodies = [b for n in page.items for b in (n.post_body, n.comment_body) if b]
         names = await self.mentions(conn, bodies)
@@ -510,17 +390,6 @@ class Reference:
                     await sql.NOTIFY.fetch(conn, channel=events.CHANNEL, id=str(event))
                 view.unread = await sql.UNREAD.fetchval(conn, me=me)
         return "pages/notifications.html", {"page": page, "unread": unread, "mentions": names}
-
-    @staticmethod
-    def page(rows: list[asyncpg.Record]) -> Page[Item]:
-        """The home page's rows (WIDE's columns)."""
-        items = [
-            Item(Post(r[0], r[1], r[2], r[3], Account(r[4], r[5], r[6]), r[8]), r[7], r[9], r[10])
-            for r in rows[:PAGE_SIZE]
-        ]
-        more = len(rows) > PAGE_SIZE
-        last = items[-1].post if items else None
-        return Page(items, Cursor(last.created_at, last.id) if more and last else None)
 
 
 reference = Reference()
