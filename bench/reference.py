@@ -235,12 +235,16 @@ class Reference:
     # -- the pages -----------------------------------------------------------------------------
 
     async def home(self, conn: asyncpg.Connection, view: View) -> Rendered:
+        """The home timeline (Warble's suggestions show only to a viewer whose first page
+        holds nobody else's posts: not the benchmark's)."""
         cursor = view.cursor()
         followees = await conn.fetchval(FOLLOWEES, view.me.id)
         probe = followees <= timeline.PROBE_FOLLOWEES_MAX["postgresql"]
         query = (LATERAL if probe else SCAN).replace(COLUMNS, WIDE)
         rows = await conn.fetch(query, view.me.id, cursor.at, cursor.id)
-        return "pages/index.html", {"page": home_page(rows), "mentions": {}, "composer": {}}
+        page = home_page(rows)
+        names = await self.mentions(conn, [item.post.body for item in page.items])
+        return "pages/index.html", {"page": page, "mentions": names, "composer": {}}
 
     async def explore(self, conn: asyncpg.Connection, view: View) -> Rendered:
         """Everyone's posts, the Follow buttons beside them, the trending tags."""
