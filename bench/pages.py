@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from quart_auth import generate_auth_token
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from app import create_app
@@ -32,7 +34,8 @@ from app.clock import utcnow
 from app.config import database_schema, database_url
 from app.db import make_engine
 from app.models import User
-from app.queries import timeline
+from app.queries import posts, timeline
+from app.queries.search import WORD
 from app.sessions import issue_token
 from bench.common import sample_viewers, save
 
@@ -46,9 +49,43 @@ WRK_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 @dataclass(frozen=True)
 class Target:
-    page: str  # home, cursor, explore, profile, post
+    page: str  # home, cursor, explore, profile, post, search, notifications
     server: str  # warble or reference
     path: str
+
+
+# A viewer of the dataset has no notifications (the seed writes none): before timing, the
+# benchmark gives the viewer the notifications of what did happen to them (the latest
+# comments on and likes of their posts, their latest followers), once: nothing is added when
+# they have any.
+NOTIFY_VIEWER = text(
+    """INSERT INTO notifications (recipient_id, kind, actor_id, post_id, comment_id, created_at)
+    SELECT :me, kind, actor_id, post_id, comment_id, created_at FROM (
+      (SELECT 'comment' AS kind, c.author_id AS actor_id, c.post_id, c.id AS comment_id,
+              coalesce(c.created_at, p.created_at) AS created_at
+       FROM comments c JOIN posts p ON p.id = c.post_id
+       WHERE p.author_id = :me AND c.author_id <> :me ORDER BY c.id DESC LIMIT 10)
+      UNION ALL
+      (SELECT 'like', l.user_id, l.post_id, NULL, l.created_at
+       FROM likes l JOIN posts p ON p.id = l.post_id
+       WHERE p.author_id = :me AND l.user_id <> :me ORDER BY l.created_at DESC LIMIT 20)
+      UNION ALL
+      (SELECT 'follow', f.follower_id, NULL, NULL, f.created_at
+       FROM follows f WHERE f.followed_id = :me ORDER BY f.created_at DESC LIMIT 10)
+    ) happened
+    WHERE NOT EXISTS (SELECT 1 FROM notifications WHERE recipient_id = :me)"""
+)
+# The posts with the most comments, newest first: the post page shows one of them.
+MOST_COMMENTED = text(
+    "SELECT post_id FROM comments GROUP BY post_id ORDER BY count(*) DESC, post_id DESC LIMIT 20"
+)
+
+
+def search_word(bodies: list[str]) -> str:
+    """The commonest word of four letters or more in these posts: one that finds posts (a
+    page of them, through the newest window), people and tags by prefix."""
+    words = Counter(w.lower() for body in bodies for w in WORD.findall(body) if len(w) >= 4)
+    return min(words, key=lambda w: (-words[w], w)) if words else "the"
 
 
 async def prepare(url: str, schema: str | None) -> tuple[list[Target], str]:
@@ -59,6 +96,12 @@ async def prepare(url: str, schema: str | None) -> tuple[list[Target], str]:
         async with async_sessionmaker(engine, expire_on_commit=False)() as session:
             user = await session.get_one(User, viewer.user_id)
             first = await timeline.home_timeline(session, user.id)
+            await session.execute(NOTIFY_VIEWER, {"me": user.id})
+            commented = None
+            for post_id in await session.scalars(MOST_COMMENTED):
+                if await posts.get_post(session, post_id, viewer=user.id) is not None:
+                    commented = post_id
+                    break
             token = await issue_token(  # a remembered session, like a returning reader's
                 session,
                 user.id,
@@ -77,18 +120,24 @@ async def prepare(url: str, schema: str | None) -> tuple[list[Target], str]:
     finally:
         await engine.dispose()
     assert first.next is not None and first.items, "the viewer needs two pages of timeline"
+    assert commented is not None, "the dataset needs a post with comments"
     post = first.items[0].post
     before = first.next.encode()
-    ref = f"/?viewer={user.id}"
-    targets = [
-        Target("home", "warble", "/"),
-        Target("home", "reference", ref),
-        Target("cursor", "warble", f"/?before={before}"),
-        Target("cursor", "reference", f"{ref}&before={before}"),
-        Target("explore", "warble", "/explore"),
-        Target("profile", "warble", f"/user/{post.author.username}"),
-        Target("post", "warble", f"/posts/{post.id}"),
-    ]
+    word = quote(search_word([item.post.body for item in first.items]))
+    pages = {
+        "home": "/",
+        "cursor": f"/?before={before}",
+        "explore": "/explore",
+        "profile": f"/user/{post.author.username}",
+        "post": f"/posts/{commented}",
+        "search": f"/search?q={word}",
+        "notifications": "/notifications",
+    }
+    targets = []
+    for page, path in pages.items():
+        joiner = "&" if "?" in path else "?"
+        targets.append(Target(page, "warble", path))
+        targets.append(Target(page, "reference", f"{path}{joiner}viewer={user.id}"))
     return targets, f"warble_auth={auth}; warble_session={session_cookie}"
 
 
@@ -235,18 +284,77 @@ def measured(url: str, cookie: str, connections: int, seconds: int, server: Serv
     return result
 
 
+# What a page shows that the reference must show alike, each a list in page order: the ids of
+# the posts, comments, notifications and people listed, and every count and state shown.
+SHOWN = {
+    # Every element's id, in page order: which sections, lists, items, buttons and "more"
+    # links the page holds (#trending or #trending-none, #search-people, #comments-more...).
+    "element ids": re.compile(r' id="([^"]+)"'),
+    "posts": re.compile(r'<article[^>]* id="post-(\d+)"'),
+    "comments": re.compile(r'<li class="comment" id="comment-(\d+)"'),
+    "notifications": re.compile(r'<li class="notification[^"]*" id="notification-(\d+)"'),
+    "people": re.compile(r'<li class="person" id="person-(\d+)"'),
+    "follow buttons": re.compile(
+        r'<form id="follow-([0-9a-z-]+)" class="follow-form"[^>]*action="([^"]+)"'
+    ),
+    "comment counts": re.compile(r'<span id="comment-count-(\d+)"[^>]*>(\d+) comment'),
+    "like counts": re.compile(r'<a class="like-count" href="/posts/(\d+)/likes">(\d+) like'),
+    "liked": re.compile(r'aria-pressed="(true|false)"'),
+    "liked by others": re.compile(r"(\d+) others?</a> liked"),
+    "unread count": re.compile(r'id="notifications-count"[^>]*aria-label="([^"]*)"'),
+    "followers": re.compile(r'id="followers-count">(\d+)<'),
+    "following": re.compile(r'id="following-count">(\d+)<'),
+    "tags": re.compile(r'<a class="hashtag" href="/tags/([^"]+)"[^>]*>([^<]*)</a>'),
+    "tag authors": re.compile(r'<span class="meta">(\d+) (?:person|people)</span>'),
+}
+# What each page must show at all, or the comparison proves little (a profile lists posts...).
+EXPECTED = {
+    "home": ("posts",),
+    "cursor": ("posts",),
+    "explore": ("posts", "follow buttons"),
+    "profile": ("posts", "followers"),
+    "post": ("posts", "comments"),
+    "search": ("posts",),
+    "notifications": ("notifications",),
+}
+
+
+def shown(html: str) -> dict[str, list[Any]]:
+    return {name: pattern.findall(html) for name, pattern in SHOWN.items()}
+
+
+def same_pages(seen: dict[tuple[str, str], dict[str, list[Any]]]) -> None:
+    """Each page of `seen` ((page, server) → what it shows) shows on the reference what it
+    shows on Warble, and what that page must show at all (EXPECTED)."""
+    for page in dict.fromkeys(page for page, _ in seen):
+        warble, reference = seen[page, "warble"], seen[page, "reference"]
+        for name in SHOWN:
+            assert warble[name] == reference[name], (
+                f"{page} {name}: Warble {warble[name]} != reference {reference[name]}"
+            )
+        for name in EXPECTED.get(page, ()):
+            assert warble[name], f"{page} shows no {name}"
+
+
 def check_pages(bases: dict[str, str], targets: list[Target], cookie: str) -> dict[str, int]:
-    """Warble and the reference must show the same posts; every page must answer 200."""
+    """Warble and the reference must show the same things (SHOWN) on every page; every page
+    must answer 200.
+
+    Seeing the notifications page marks them read: Warble's is seen once first, so both
+    pages are compared as they are timed, read (tests/test_bench.py checks that the
+    reference marks them read as Warble does).
+    """
+    fetch(bases["warble"] + "/notifications", cookie)
     sizes: dict[str, int] = {}
-    shown: dict[tuple[str, str], list[str]] = {}
+    seen: dict[tuple[str, str], dict[str, list[Any]]] = {}
     for target in targets:
         status, html = fetch(bases[target.server] + target.path, cookie)
         assert status == 200, f"{target} answered {status}"
         sizes[f"{target.server} {target.page}"] = len(html.encode())
-        shown[target.page, target.server] = re.findall(r'<article[^>]* id="post-(\d+)"', html)
-    for page in ("home", "cursor"):
-        warble, reference = shown[page, "warble"], shown[page, "reference"]
-        assert len(warble) == 20 and warble == reference, f"{page}: {warble} != {reference}"
+        seen[target.page, target.server] = shown(html)
+    same_pages(seen)
+    for page in ("home", "cursor", "explore"):
+        assert len(seen[page, "warble"]["posts"]) == 20, f"{page}: not a full page"
     assert "Your timeline" in fetch(bases["warble"] + "/", cookie)[1], "the cookie did not log in"
     return sizes
 

@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import text
 
+from app import create_app
 from app.pagination import FIRST, PAGE_SIZE
 from app.text import hashtags
-from bench import search, timeline
+from bench import pages, search, timeline
 from bench.common import Viewer
 from bench.dataset import Dataset, Spec
 from bench.reference import Reference
@@ -162,23 +163,39 @@ async def test_check_refuses_a_shape_that_returns_other_rows():
         await timeline.check(bench)
 
 
-async def test_the_reference_page_renders_warbles_home(empty_db, monkeypatch):
-    """bench/pages.py compares Warble's home page with this one: it must keep rendering
-    Warble's current templates (it broke once, unnoticed, when the templates gained globals)."""
+# The seeded posts are older than a day: some of the newest are given tags of the last hour.
+TRENDING_TODAY = text(
+    "INSERT INTO post_tags (post_id, tag, display, author_id, created_at) "
+    "SELECT id, 'trend' || (id % 3), 'Trend' || (id % 3), author_id, now() - interval '1 hour' "
+    "FROM posts ORDER BY id DESC LIMIT 12"
+)
+
+
+async def test_the_reference_pages_show_what_warbles_pages_show(empty_db, monkeypatch):
+    """bench/pages.py compares each of Warble's pages with its reference page: they must keep
+    rendering Warble's current templates (the home page broke once, unnoticed, when the
+    templates gained globals) and show the same posts, comments, notifications and counts."""
     if empty_db.backend != "postgres":
-        pytest.skip("the reference page reads PostgreSQL through asyncpg")
+        pytest.skip("the reference pages read PostgreSQL through asyncpg")
     await seed(empty_db.url, TINY, schema=empty_db.schema)
-    monkeypatch.setenv("DATABASE_URL", empty_db.url)
-    monkeypatch.setenv("DATABASE_SCHEMA", empty_db.schema)
     engine = empty_db.engine()
     try:
-        async with engine.connect() as connection:
-            viewer = await connection.scalar(
-                text("SELECT follower_id FROM follows GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
-            )
+        async with engine.begin() as connection:  # tags of the last day, for Explore's trending
+            await connection.execute(TRENDING_TODAY)
     finally:
         await engine.dispose()
-
+    monkeypatch.setenv("DATABASE_URL", empty_db.url)
+    monkeypatch.setenv("DATABASE_SCHEMA", empty_db.schema)
+    targets, cookie = await pages.prepare(empty_db.url, empty_db.schema)
+    warble = create_app(
+        {
+            "DATABASE_URL": empty_db.url,
+            "DATABASE_SCHEMA": empty_db.schema,
+            "SECRET_KEY": pages.SECRET_KEY,
+            "SECURE_COOKIES": False,
+            "RATE_LIMITS": False,
+        }
+    )
     app = Reference()
     inbox: asyncio.Queue[dict] = asyncio.Queue()
     sent: list[dict] = []
@@ -189,19 +206,44 @@ async def test_the_reference_page_renders_warbles_home(empty_db, monkeypatch):
         if message["type"] == "lifespan.startup.complete":
             started.set()
 
+    async def reference(path: str) -> str:
+        sent.clear()
+        route, _, query = path.partition("?")
+        await app({"type": "http", "path": route, "query_string": query.encode()}, None, send)
+        assert sent[0]["status"] == 200, path
+        return sent[1]["body"].decode()
+
     await inbox.put({"type": "lifespan.startup"})
     lifespan = asyncio.create_task(app({"type": "lifespan"}, inbox.get, send))
     await asyncio.wait_for(started.wait(), 10)
+    seen = {}
     try:
-        scope = {"type": "http", "path": "/", "query_string": f"viewer={viewer}".encode()}
-        await app(scope, inbox.get, send)
+        async with warble.test_app() as served:
+            client = served.test_client()
+            paths = {(t.page, t.server): t.path for t in targets}
+            # The reference marks what it shows read, as Warble does: new once, then read.
+            first = await reference(paths["notifications", "reference"])
+            assert 'class="notification unread"' in first
+            assert 'class="notification unread"' not in await reference(
+                paths["notifications", "reference"]
+            )
+            for target in targets:
+                if target.server == "reference":
+                    html = await reference(target.path)
+                else:
+                    response = await client.get(target.path, headers={"Cookie": cookie})
+                    assert response.status_code == 200, target
+                    html = await response.get_data(as_text=True)
+                seen[target.page, target.server] = pages.shown(html)
     finally:
         await inbox.put({"type": "lifespan.shutdown"})
         await lifespan
-    start, body = sent[1], sent[2]["body"].decode()
-    assert start["status"] == 200, body
-    assert body.count("<article") == PAGE_SIZE
-    assert 'id="notifications-count"' in body and 'sse-connect="/events?' in body
+    assert {page for page, _ in seen} == set(pages.EXPECTED)
+    pages.same_pages(seen)
+    home = seen["home", "reference"]
+    assert len(home["posts"]) == PAGE_SIZE and home["unread count"]
+    assert "notifications-count" in home["element ids"]
+    assert seen["explore", "reference"]["tag authors"], "no trending tags to compare"
 
 
 def test_the_timeline_report_states_warble_as_a_ratio_to_raw_from_the_same_rounds():
