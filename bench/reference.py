@@ -377,7 +377,7 @@ class Reference:
         """Newest first, likes grouped by post; the shown ones become read (one UPDATE, only
         when some were unread, with the event that tells the viewer's other pages)."""
         cursor, me = view.cursor(), view.me.id
-        rows = await sql.NOTIFICATIONS.fetch(conn, me=me, before_at=cursor.at, before_id=cursor.id)
+        rows = await sql.NOTIFICATIONS.fetch(conn, user_id=me, at=cursor.at, id=cursor.id)
         notices = [notice(r) for r in rows]
         page = cut(notices, lambda n: Cursor(n.notification.created_at, n.notification.id))
         bodies = [b for n in page.items for b in (n.post_body, n.comment_body) if b]

@@ -25,7 +25,6 @@ from sqlalchemy import (
     func,
     or_,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import asyncpg as pg
@@ -158,14 +157,7 @@ def search_window(include: bool, exclude: bool, author: bool, rest: bool) -> Sta
 # -- notifications ------------------------------------------------------------------------------
 
 _me = bindparam("me", type_=Integer)
-NOTIFICATIONS = compiled(
-    notifications._listed(_me)  # type: ignore[arg-type]  # a bound parameter for the id
-    .where(
-        tuple_(Notification.created_at, Notification.id)
-        < tuple_(bindparam("before_at", type_=UTCDateTime()), bindparam("before_id", type_=Integer))
-    )
-    .order_by(Notification.created_at.desc(), Notification.id.desc())
-)
+NOTIFICATIONS = compiled(notifications.PAGE)  # user_id, at, id
 UNREAD = compiled(select(notifications.unread_count_of(_me)))
 # notifications.mark_read: the shown ones, and the likes each listed like stands for.
 _shown = aliased(Notification)  # not the UPDATE's own row: a subquery of its own

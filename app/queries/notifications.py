@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import (
     ColumnClause,
     and_,
+    bindparam,
     case,
     delete,
     exists,
@@ -271,8 +272,9 @@ def _like_groups() -> tuple[Any, Any]:
     return listed, others
 
 
-def _listed(user_id: int) -> Any:
-    """A user's notifications as listed, with who and what, likes grouped by post."""
+def _listed() -> Any:
+    """The user's (`:user_id`) notifications as listed, with who and what, likes grouped by
+    post."""
     post, comment = aliased(Post), aliased(Comment)
     listed, others = _like_groups()
     return (
@@ -282,7 +284,7 @@ def _listed(user_id: int) -> Any:
         .outerjoin(post, post.id == Notification.post_id)
         .outerjoin(comment, comment.id == Notification.comment_id)
         .where(
-            Notification.recipient_id == user_id,
+            Notification.recipient_id == bindparam("user_id"),
             Notification.withdrawn_at.is_(None),
             listed,
             _from_someone_shown,
@@ -291,27 +293,32 @@ def _listed(user_id: int) -> Any:
     )
 
 
+# Built once, with the user and the cursor bound: made per call, this statement (its aliases,
+# its like groups) cost more to build than to run (docs/benchmarks.md, "The web layer").
+_KEY = tuple_(Notification.created_at, Notification.id)
+_CURSOR = tuple_(bindparam("at", type_=Notification.created_at.type), bindparam("id"))
+PAGE = (
+    _listed().where(_KEY < _CURSOR).order_by(Notification.created_at.desc(), Notification.id.desc())
+)
+PAGE_AFTER = (
+    _listed().where(_KEY > _CURSOR).order_by(Notification.created_at.asc(), Notification.id.asc())
+)
+
+
 async def page_of(session: AsyncSession, user_id: int, cursor: Cursor = FIRST) -> Page[Item]:
     """A user's notifications newest first, with who and what, likes grouped by post, in one
     statement."""
-    stmt = (
-        _listed(user_id)
-        .where(tuple_(Notification.created_at, Notification.id) < (cursor.at, cursor.id))
-        .order_by(Notification.created_at.desc(), Notification.id.desc())
-    )
-    rows = [Item(n, p, c, o) for n, p, c, o in await session.execute(stmt)]
+    params = {"user_id": user_id, "at": cursor.at, "id": cursor.id}
+    rows = [Item(n, p, c, o) for n, p, c, o in await session.execute(PAGE, params)]
     return cut(rows, lambda item: Cursor(item.notification.created_at, item.notification.id))
 
 
 async def right_after(session: AsyncSession, user_id: int, cursor: Cursor) -> list[Item]:
     """The PAGE_SIZE + 1 notifications right after `cursor` (the client API's min_id), newest
     first: the same index as `page_of`, read forwards."""
-    stmt = (
-        _listed(user_id)
-        .where(tuple_(Notification.created_at, Notification.id) > (cursor.at, cursor.id))
-        .order_by(Notification.created_at.asc(), Notification.id.asc())
-    )
-    return [Item(n, p, c, o) for n, p, c, o in reversed((await session.execute(stmt)).all())]
+    params = {"user_id": user_id, "at": cursor.at, "id": cursor.id}
+    rows = (await session.execute(PAGE_AFTER, params)).all()
+    return [Item(n, p, c, o) for n, p, c, o in reversed(rows)]
 
 
 async def mark_read(session: AsyncSession, user_id: int, ids: list[int], now: datetime) -> bool:
