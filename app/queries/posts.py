@@ -142,21 +142,24 @@ class Found(NamedTuple):
     suspended: bool  # the author
 
 
+# Built once (a statement per call cost more to build than to run: docs/benchmarks.md).
+FIND_POST = (
+    select(
+        Post,
+        *_counts,
+        visibility.blocked_either_way(Post.author_id),
+        User.suspended_at.is_not(None),
+    )
+    .join(Post.author)
+    .options(contains_eager(Post.author))
+    .where(Post.id == bindparam("post_id"))
+)
+
+
 async def find_post(session: AsyncSession, post_id: int, *, viewer: int | None) -> Found | None:
     """The post with what the viewer may do with it (a hidden post's page is a 404; the
     blocked are refused a like or a comment with a 403 that says why), in one statement."""
-    stmt = (
-        select(
-            Post,
-            *_counts,
-            visibility.blocked_either_way(Post.author_id),
-            User.suspended_at.is_not(None),
-        )
-        .join(Post.author)
-        .options(contains_eager(Post.author))
-        .where(Post.id == post_id)
-    )
-    row = (await session.execute(stmt, {"viewer": viewer or 0})).first()
+    row = (await session.execute(FIND_POST, {"post_id": post_id, "viewer": viewer or 0})).first()
     if row is None:
         return None
     post, comments, likes, liked, blocked, suspended = row
