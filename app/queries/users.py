@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Follow, Post, User
@@ -17,9 +17,11 @@ async def get_user(session: AsyncSession, user_id: int) -> User | None:
     return await session.get(User, user_id)
 
 
+USER_BY_NAME = select(User).where(func.lower(User.username) == bindparam("name"))
+
+
 async def get_user_by_username(session: AsyncSession, username: str) -> User | None:
-    stmt = select(User).where(func.lower(User.username) == username.lower())
-    return await session.scalar(stmt)
+    return await session.scalar(USER_BY_NAME, {"name": username.lower()})
 
 
 async def username_taken(session: AsyncSession, username: str) -> bool:
