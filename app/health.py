@@ -18,6 +18,11 @@ from app.web import Answer, error_response
 UNAVAILABLE = "Warble is temporarily unavailable. Please try again in a moment."
 # Errors that mean "the database cannot be reached", as opposed to a bug.
 UNREACHABLE = (ConnectionError, TimeoutError, socket.gaierror, PoolTimeout)
+# SQLSTATE classes of a server that is away rather than a statement that is wrong: 08,
+# connection exceptions, and 57P, operator intervention ("the database system is shutting
+# down", "... is starting up": a restart or a failover). SQLAlchemy's asyncpg dialect raises
+# them as plain DBAPIErrors (found by bench/soak.py's restart).
+UNREACHABLE_SQLSTATES = ("08", "57P")
 
 
 def init_app(app: Quart) -> None:
@@ -37,6 +42,8 @@ def init_app(app: Quart) -> None:
     @app.errorhandler(DBAPIError)
     async def database_error(error: DBAPIError) -> ResponseReturnValue:
         if error.connection_invalidated or isinstance(error, OperationalError | InterfaceError):
+            return await unavailable(error)
+        if str(getattr(error.orig, "sqlstate", None) or "").startswith(UNREACHABLE_SQLSTATES):
             return await unavailable(error)
         raise error  # anything else is a bug: the 500 handler answers it
 

@@ -47,6 +47,58 @@ async def test_wrong_database_url_gives_503_not_500(make_app):
     await check_unavailable(Client(app.test_client()))
 
 
+class RefusingPostgres:
+    """A server that answers every PostgreSQL connection as one shutting down or starting up
+    does: an ErrorResponse with SQLSTATE 57P03 (cannot connect now), then it hangs up."""
+
+    SSL_REQUEST = (8).to_bytes(4, "big") + (80877103).to_bytes(4, "big")
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+
+    async def stop(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        first = await reader.readexactly(8)
+        if first == self.SSL_REQUEST:
+            writer.write(b"N")  # no TLS here; the startup message follows
+            first = await reader.readexactly(8)
+        await reader.readexactly(int.from_bytes(first[:4], "big") - 8)  # the rest of it
+        fields = b"".join(
+            code + value.encode() + b"\0"
+            for code, value in (
+                (b"S", "FATAL"),
+                (b"V", "FATAL"),
+                (b"C", "57P03"),
+                (b"M", "the database system is shutting down"),
+            )
+        )
+        message = fields + b"\0"
+        writer.write(b"E" + (len(message) + 4).to_bytes(4, "big") + message)
+        await writer.drain()
+        writer.close()
+
+
+async def test_a_postgres_shutting_down_gives_503_not_500(make_app):
+    """PostgreSQL refuses new connections while it stops and starts (a restart, a failover):
+    what a reader gets meanwhile is "temporarily unavailable", not an error page."""
+    refusing = RefusingPostgres()
+    await refusing.start()
+    try:
+        url = f"postgresql+asyncpg://postgres@127.0.0.1:{refusing.port}/warble"
+        app = await make_app(DATABASE_URL=url, DATABASE_SCHEMA=None)
+        await check_unavailable(Client(app.test_client()))
+    finally:
+        await refusing.stop()
+
+
 class Relay:
     """A TCP relay in front of PostgreSQL that the test can cut and restore."""
 
