@@ -14,6 +14,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event, update
 
+from app.blueprints import live
 from app.clock import utcnow
 from app.events import MAX_STREAMS_PER_USER, hub_of
 from app.models import UserSession
@@ -46,6 +47,16 @@ class Stream:
                         fields[key] = value
                 if fields.get("event") == name:
                     return fields
+
+    async def heartbeat(self, within: float) -> None:
+        """The next SSE comment (`: heartbeat`) arrives within `within` seconds."""
+        async with asyncio.timeout(within):
+            while True:
+                while b"\n\n" not in self.buffer:
+                    self.buffer += await self.connection.receive()
+                raw, self.buffer = self.buffer.split(b"\n\n", 1)
+                if raw.startswith(b":"):
+                    return
 
     async def nothing(self, name: str, wait: float = 1.0) -> None:
         """No message of this name arrives within `wait` seconds (ten SQLite polls)."""
@@ -281,3 +292,28 @@ async def test_a_stream_cancelled_as_an_event_arrives_ends(app, make_user):
         await asyncio.wait({waiting}, timeout=DEADLINE)
         assert waiting.cancelled()  # not still waiting for the next event
         await stream.aclose()
+
+
+async def test_a_stream_that_events_pass_by_still_sends_its_heartbeat(
+    make_client, make_user, monkeypatch
+):
+    """A heartbeat goes out after HEARTBEAT seconds without a message to the page, however
+    many events meant nothing to it meanwhile: a proxy must never see the stream idle."""
+    monkeypatch.setattr(live, "HEARTBEAT", 1.0)
+    alice, bob = await make_user("alice"), await make_user("bob")
+    alices, bobs = make_client(), make_client()
+    await alices.login(alice)
+    await bobs.login(bob)
+    async with stream(alices) as quiet:
+        await quiet.heartbeat(within=3)  # the first, with nothing going on
+
+        async def chatter() -> None:  # bob posts every 0.3 s: nothing for alice's page
+            for n in range(20):
+                await bobs.post("/posts", {"body": f"passing by {n}"})
+                await asyncio.sleep(0.3)
+
+        chatting = asyncio.create_task(chatter())
+        try:
+            await quiet.heartbeat(within=2.5)
+        finally:
+            chatting.cancel()

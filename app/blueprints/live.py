@@ -140,15 +140,21 @@ async def _events(
                 replayed.add(old.id)
                 async for message in _render(subscriber, old):
                     yield message
+        # The heartbeat is due HEARTBEAT seconds after the last thing sent, not after the last
+        # event read: most events mean nothing to a given page, and a stream that heard many
+        # of them would otherwise stay silent for minutes (found by bench/soak.py).
+        loop = asyncio.get_running_loop()
+        heartbeat_at = loop.time() + HEARTBEAT
         while True:
             try:
                 # asyncio.timeout, never wait_for: on Python 3.11 wait_for can swallow the
                 # cancellation of a disconnect that arrives as the queue hands over an event
                 # (cpython gh-86296), and the stream would then live on, unsubscribed never.
-                async with asyncio.timeout(HEARTBEAT):
+                async with asyncio.timeout_at(heartbeat_at):
                     event = await subscriber.queue.get()
             except TimeoutError:
                 yield b": heartbeat\n\n"
+                heartbeat_at = loop.time() + HEARTBEAT
                 continue
             if event is None:  # closed: shutdown, too many streams, or the session ended
                 if subscriber.ended:  # expired (the hub checks every stream's each minute)
@@ -164,6 +170,7 @@ async def _events(
                     return
                 continue
             async for message in _render(subscriber, event):
+                heartbeat_at = loop.time() + HEARTBEAT
                 yield message
     finally:
         hub.unsubscribe(subscriber)
