@@ -262,6 +262,7 @@ def search_params(query: Query, dialect: str, viewer: int | None = None) -> dict
 
 
 WINDOW_STATEMENTS = {"postgresql": window_postgresql, "sqlite": window_sqlite}
+NEWEST_ID = select(func.max(Post.id))
 # The page's posts, newest (highest id) first.
 BY_ID = (
     page_of(select(Post.id).where(Post.id.in_(bindparam("ids", expanding=True))).subquery("ids"))
@@ -281,7 +282,7 @@ async def search_posts(
     run = _window_ids_planned_for_the_words if dialect == "postgresql" else _window_ids
     high = cursor.id
     if cursor == FIRST:
-        high = (await session.scalar(select(func.max(Post.id))) or 0) + 1
+        high = (await session.scalar(NEWEST_ID) or 0) + 1
     ids: list[int] = []
     for size in (*WINDOWS, None):  # None: every older id
         if high <= 0 or len(ids) > PAGE_SIZE:
