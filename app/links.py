@@ -3,7 +3,7 @@
 A page of posts builds over a hundred links (each post's permalink, author, avatar, like form,
 likers...). Quart's `url_for` spends about 6 µs on each: it finds the request context, injects
 URL defaults, then werkzeug picks the rule and builds it; here a path is the rule's text with
-the converted values put in, about 1 µs (docs/benchmarks.md, "The web layer"). The same
+the converted values put in, about a third of that (docs/benchmarks.md, "The web layer"). The same
 converters convert the values and the same rule is chosen, so the links are the ones `url_for`
 makes (tests/test_links.py checks every route); anything this does not handle — query
 arguments, `_external`, rules with defaults or converter arguments — goes to `url_for`.
