@@ -133,6 +133,12 @@ class EventStream:
     retry: float = 2.0
     open: bool = False
     silence: float = 0.0  # the longest wait for anything on an open stream (seconds)
+    writer: asyncio.StreamWriter | None = None
+
+    def cut(self) -> None:
+        """Drop the connection, as a network blip or a reloaded page does: it comes back."""
+        if self.writer is not None:
+            self.writer.close()
 
     async def run(self) -> None:
         failures = 0
@@ -156,6 +162,7 @@ class EventStream:
         """One connection, read until it ends; False when it was not a 200 stream."""
         async with asyncio.timeout(TIMEOUT):
             reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+        self.writer = writer
         try:
             headers = [
                 f"GET {self.path} HTTP/1.1",

@@ -40,7 +40,7 @@ from bench.cluster import Cluster
 from bench.common import RESULTS, save
 from bench.dataset import COMMON_WORDS, Spec
 from bench.seed import seed
-from bench.streams import rss_kib, workers_of
+from bench.streams import cpu_seconds, rss_kib, workers_of
 from tests.browser.server import free_port
 from tests.live_client import CSRF, Login
 
@@ -308,31 +308,42 @@ class Restart:
     began: float = 0.0  # seconds since the load began
     back: float = 0.0  # PostgreSQL answered again
     event_id: int = 0  # the newest event before it
+    cut: int = 0  # streams the client cut as it began
 
 
-async def restart_midway(cluster: Cluster, load: Load, at: float, restart: Restart) -> None:
+async def restart_midway(
+    cluster: Cluster, load: Load, at: float, restart: Restart, streams: list[EventStream]
+) -> None:
+    """Restart PostgreSQL; as it goes down, cut every fifth stream. A restart alone drops
+    none (no stream holds a database connection), and the cut ones must then come back
+    through the outage and resume after their Last-Event-ID."""
     await asyncio.sleep(max(0.0, load.started + at - time.monotonic()))
     restart.event_id = await soakcheck.newest_event(cluster.url)
     restart.began = time.monotonic() - load.started
+    for stream in streams[::5]:
+        stream.cut()
+    restart.cut = len(streams[::5])
     await asyncio.to_thread(cluster.restart)
     await asyncio.to_thread(cluster.wait_ready, time.monotonic() + 60)
     restart.back = time.monotonic() - load.started
 
 
-async def sample_rss(load: Load, workers: list[int], samples: list[soakcheck.RssSample]) -> None:
+async def sample(load: Load, workers: list[int], samples: list[soakcheck.Sample]) -> None:
     while True:
         try:
             rss = {pid: rss_kib(pid) for pid in workers}
+            cpu = sum(cpu_seconds(pid) for pid in workers)
         except OSError:  # a worker is gone: the report says so
-            rss = {}
-        samples.append((time.monotonic() - load.started, rss))
-        await asyncio.sleep(5)
+            rss, cpu = {}, samples[-1].cpu if samples else 0.0
+        at = time.monotonic() - load.started
+        samples.append(soakcheck.Sample(at, rss, cpu, os.getloadavg()[0]))
+        await asyncio.sleep(2)
 
 
 async def run(
     minutes: float,
     streams: int = 500,
-    rate: float = 30.0,
+    rate: float = 20.0,
     browsers: int = 100,
     seed_value: int = 17,
     log: Path = RESULTS / "soak-server.log",
@@ -361,15 +372,18 @@ async def run(
 
         load = Load(port, rng, group.browsers, spec)
         seconds = minutes * 60
-        restart, rss_samples = Restart(), list[soakcheck.RssSample]()
-        tasks.append(asyncio.create_task(sample_rss(load, workers, rss_samples)))
-        restarting = asyncio.create_task(restart_midway(cluster, load, seconds / 2, restart))
+        restart, samples = Restart(), list[soakcheck.Sample]()
+        tasks.append(asyncio.create_task(sample(load, workers, samples)))
+        streams_list = list(group.streams.values())
+        restarting = asyncio.create_task(
+            restart_midway(cluster, load, seconds / 2, restart, streams_list)
+        )
         await drive(load, rate, seconds)
         await restarting
         alive = server.poll() is None and set(workers) <= set(workers_of(server.pid))
         open_at_end = sum(s.open for s in group.streams.values())
         result = await soakcheck.check(
-            cluster.url, load, group, restart, rss_samples, seconds, alive, open_at_end
+            cluster.url, load, group, restart, samples, seconds, alive, open_at_end
         )
         # A stream's reader that stopped on an error of the client's own would pass for a
         # stream the server dropped: name them.
@@ -399,7 +413,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--minutes", type=float, default=30, help="of load (default 30)")
     parser.add_argument("--streams", type=int, default=500, help="open event streams")
-    parser.add_argument("--rate", type=float, default=30, help="operations per second")
+    parser.add_argument("--rate", type=float, default=20, help="operations per second")
     parser.add_argument("--browsers", type=int, default=100, help="logged-in readers")
     parser.add_argument("--save", default="", help="also write bench/results/NAME.json")
     args = parser.parse_args()

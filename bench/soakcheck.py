@@ -23,7 +23,16 @@ if TYPE_CHECKING:
 GRACE = 10.0  # seconds after PostgreSQL answers again in which a 503 is still expected
 SETTLE = 30.0  # seconds the streams get, after the load, to receive the last events
 TOKEN = re.compile(r"soak[0-9a-f]{16}")
-RssSample = tuple[float, dict[int, int]]  # seconds since the load began, KiB per worker pid
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The workers and the machine, every few seconds."""
+
+    at: float  # seconds since the load began
+    rss: dict[int, int]  # KiB per worker pid (empty: a worker was gone)
+    cpu: float  # both workers' CPU seconds so far
+    load: float  # the machine's 1-minute load average (other work shares it)
 
 
 @dataclass(frozen=True)
@@ -199,12 +208,20 @@ def request_figures(
     }
 
 
-def rss_figures(samples: list[RssSample], seconds: float) -> dict[str, Any]:
+def rss_figures(samples: list[Sample], seconds: float) -> dict[str, Any]:
     """Each worker's RSS at the baseline (5 minutes in, or a sixth of a shorter run) and at
-    the end, and the growth between."""
+    the end, each the lowest sample of a minute (or a sixth of the run): a login holds
+    argon2's 64 MiB while it verifies, which one sample catches and the next does not."""
+    span = min(60.0, seconds / 6)
     baseline_at = min(300.0, seconds / 6)
-    base = next((rss for at, rss in samples if at >= baseline_at and rss), {})
-    end = next((rss for _, rss in reversed(samples) if rss), {})
+
+    def floor(window: list[Sample]) -> dict[int, int]:
+        pids = window[0].rss if window else {}
+        return {pid: min(x.rss[pid] for x in window) for pid in pids}
+
+    with_rss = [x for x in samples if x.rss]
+    base = floor([x for x in with_rss if baseline_at <= x.at < baseline_at + span])
+    end = floor([x for x in with_rss if x.at >= seconds - span])
     workers = {
         str(pid): {
             "baseline_kib": kib,
@@ -213,8 +230,27 @@ def rss_figures(samples: list[RssSample], seconds: float) -> dict[str, Any]:
         }
         for pid, kib in base.items()
     }
-    series = [[round(at), *rss.values()] for at, rss in samples[::6]]  # every 30 s
-    return {"baseline_at_seconds": baseline_at, "workers": workers, "every_30_s": series}
+    every = [floor([x for x in with_rss if t <= x.at < t + 30]) for t in range(0, int(seconds), 30)]
+    return {
+        "baseline_at_seconds": baseline_at,
+        "floor_of_seconds": span,
+        "workers": workers,
+        "every_30_s": [list(rss.values()) for rss in every],
+    }
+
+
+def machine_figures(samples: list[Sample], requests: int) -> dict[str, float]:
+    """What the workers spent, and how busy the (shared) machine was meanwhile."""
+    if len(samples) < 2:
+        return {}
+    first, last = samples[0], samples[-1]
+    cpu = last.cpu - first.cpu
+    return {
+        "workers_cpu_percent_of_one_core": round(cpu / (last.at - first.at) * 100, 1),
+        "workers_cpu_ms_per_request": round(cpu / max(1, requests) * 1e3, 2),
+        "load_average_mean": round(sum(x.load for x in samples) / len(samples), 2),
+        "load_average_max": round(max(x.load for x in samples), 2),
+    }
 
 
 async def check(
@@ -222,7 +258,7 @@ async def check(
     load: Load,
     readers: Readers,
     restart: Restart,
-    rss_samples: list[RssSample],
+    samples: list[Sample],
     seconds: float,
     alive: bool,
     open_at_end: int,
@@ -233,10 +269,12 @@ async def check(
         "restart": {
             "at_seconds": round(restart.began, 1),
             "database_back_after_seconds": round(restart.back - restart.began, 1),
+            "streams_cut": restart.cut,
             "window": [round(window[0], 1), round(window[1], 1)],
         },
         "client_late_seconds_max": round(load.late, 2),
-        "rss": rss_figures(rss_samples, seconds),
+        "rss": rss_figures(samples, seconds),
+        "machine": machine_figures(samples, len(load.requests)),
         "streams": await stream_figures(url, readers, restart)
         | {"open_at_end_of_load": open_at_end},
         "writes": await write_figures(url, load),
@@ -279,10 +317,10 @@ def goals(result: dict[str, Any], streams: int) -> list[dict[str, Any]]:
             ratio <= 1.2,
         ),
         (
-            "every stream open at the end, none closed, no event missing",
+            "every stream open at the end (the cut ones back), none closed, no event missing",
             f"{s['open_at_end_of_load']}/{streams} open, {s['missing']} of {s['expected']} "
             f"missing ({s['missing_after_restart']} of {s['expected_after_restart']} after "
-            f"the restart), {s['reconnects']} reconnects",
+            f"the restart), {result['restart']['streams_cut']} cut, {s['reconnects']} reconnects",
             s["open_at_end_of_load"] == streams and not s["closed_by_server"] and not s["missing"],
         ),
         (
@@ -327,7 +365,9 @@ def report(result: dict[str, Any]) -> str:
         f"{r['failed_in_restart_window']}; unexpected: {len(r['unexpected_failures'])}, "
         f"the first: {r['unexpected_failures'][:5]}",
         f"client fell behind its schedule by {result['client_late_seconds_max']} s at worst",
-        f"RSS (KiB) at {result['rss']['baseline_at_seconds']:.0f} s -> end: "
+        "machine: " + ", ".join(f"{k} {v}" for k, v in result["machine"].items()),
+        f"RSS (KiB, lowest of {result['rss']['floor_of_seconds']:.0f} s) at "
+        f"{result['rss']['baseline_at_seconds']:.0f} s -> end: "
         + ", ".join(
             f"worker {pid} {w['baseline_kib']:,} -> {w['end_kib']:,} ({w['growth_percent']:+.1f}%)"
             for pid, w in result["rss"]["workers"].items()
