@@ -4,6 +4,7 @@ database holds afterwards, each goal of issue 17 met or missed, and the printed 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import time
 from collections import Counter
@@ -335,13 +336,11 @@ def goals(result: dict[str, Any], streams: int) -> list[dict[str, Any]]:
 def server_log(log: Path) -> dict[str, Any]:
     """What the server's log says beside its access lines: tracebacks, by their last line."""
     lines = log.read_text(errors="replace").splitlines() if log.exists() else []
-    errors = Counter(
-        lines[i + 1 + n].strip()[:120]
-        for i, line in enumerate(lines)
-        if line.startswith("Traceback")
-        for n in [next((k for k, x in enumerate(lines[i + 1 :]) if not x.startswith(" ")), 0)]
-        if i + 1 + n < len(lines)
-    )
+    errors: Counter[str] = Counter()
+    for n, line in enumerate(lines):
+        if line.startswith("Traceback"):
+            after = itertools.islice(lines, n + 1, None)
+            errors[next((x for x in after if not x.startswith(" ")), "").strip()[:120]] += 1
     return {"log": str(log), "tracebacks": dict(errors.most_common(10))}
 
 
