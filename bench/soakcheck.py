@@ -189,7 +189,8 @@ def request_figures(
     unexpected = [r for r in failed if not expected(r)]
     per_minute = Counter(int(r.started // 60) for r in requests)
     failed_per_minute = Counter(int(r.started // 60) for r in failed)
-    minutes = int(max(1, -(-seconds // 60)))
+    # A login that began in the last second ends after it: its last requests count too.
+    minutes = max([int(-(-seconds // 60)), *(m + 1 for m in per_minute)])
     span = min(600.0, seconds / 3)
     first = [r for r in requests if r.started < span]
     last = [r for r in requests if r.started >= seconds - span]
