@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 BIND ?= 127.0.0.1:8000
 
-.PHONY: run test lint format migrate vnu screenshots bench clean
+.PHONY: run test lint format migrate vnu screenshots bench soak clean
 
 # The runtime set, pinned in requirements.lock (regenerate: see README, "Dependencies").
 $(BIN)/.installed: requirements.lock pyproject.toml
@@ -79,6 +79,16 @@ bench: $(BIN)/.dev-installed
 	$(BIN)/python -m bench.timeline --url "$(BENCH_PG)" --rounds 50 --slow-rounds 1 --save timeline-pg-small
 	$(BIN)/python -m bench.search --url "$(BENCH_PG)" --rounds 50 --save search-pg-small
 	$(BIN)/python -m bench.pages --url "$(BENCH_PG)" --seconds 3 --reps 2 --save pages-pg-small
+
+# The endurance soak (docs/benchmarks.md, "Endurance (soak)"), short: 5 minutes of mixed traffic
+# and 500 open streams on a private PostgreSQL cluster it starts (and restarts once) on a free
+# loopback port, then deletes. It needs PostgreSQL's binaries (initdb, pg_ctl), not a server.
+SOAK_MINUTES ?= 5
+
+soak: $(BIN)/.dev-installed
+	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq postgresql)
+	$(BIN)/python -m bench.soak --minutes $(SOAK_MINUTES) --save soak-$(SOAK_MINUTES)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .vnu
