@@ -299,7 +299,8 @@ class Reference:
     async def post(self, conn: asyncpg.Connection, view: View) -> Rendered:
         """The post (a 404 across a block or for a suspended author) and its first comments,
         up to now."""
-        row = await sql.FIND_POST.fetchrow(conn, post=view.view_args["post_id"], viewer=view.me.id)
+        post_id = view.view_args["post_id"]
+        row = await sql.FIND_POST.fetchrow(conn, post_id=post_id, viewer=view.me.id)
         if row is None or row["anon_4"] or row["anon_5"]:
             raise NotFound
         item = feed_item(row)

@@ -83,17 +83,7 @@ SEARCH_BY_ID = compiled(
     .order_by(Post.id.desc())
 )
 # posts.find_post: the post and whether the viewer may see it.
-FIND_POST = compiled(
-    select(
-        Post,
-        *posts._counts,
-        visibility.blocked_either_way(Post.author_id),
-        User.suspended_at.is_not(None),
-    )
-    .join(Post.author)
-    .options(contains_eager(Post.author))
-    .where(Post.id == bindparam("post", type_=Integer))
-)
+FIND_POST = compiled(posts.FIND_POST)  # post_id, viewer
 
 # -- people -------------------------------------------------------------------------------------
 
