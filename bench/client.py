@@ -214,6 +214,8 @@ class EventStream:
                         return
                     if event_id is not None and name:
                         self._dispatch(event_id, name)
+                    elif event_id is not None:  # an id alone (the heartbeat's): no event
+                        self.last_id = event_id
                     event_id, name = None, ""
 
     def _dispatch(self, event_id: int, name: str) -> None:

@@ -18,6 +18,7 @@ from app.blueprints import live
 from app.clock import utcnow
 from app.events import MAX_STREAMS_PER_USER, hub_of
 from app.models import UserSession
+from app.queries import events
 from tests.conftest import Client
 from tests.test_timeline import StatementCounter
 
@@ -48,15 +49,17 @@ class Stream:
                 if fields.get("event") == name:
                     return fields
 
-    async def heartbeat(self, within: float) -> None:
-        """The next SSE comment (`: heartbeat`) arrives within `within` seconds."""
+    async def heartbeat(self, within: float) -> str | None:
+        """The next SSE comment (`: heartbeat`) arrives within `within` seconds; the id it
+        carries, if any."""
         async with asyncio.timeout(within):
             while True:
                 while b"\n\n" not in self.buffer:
                     self.buffer += await self.connection.receive()
                 raw, self.buffer = self.buffer.split(b"\n\n", 1)
                 if raw.startswith(b":"):
-                    return
+                    ids = [line[4:] for line in raw.decode().splitlines() if line[:4] == "id: "]
+                    return ids[0] if ids else None
 
     async def nothing(self, name: str, wait: float = 1.0) -> None:
         """No message of this name arrives within `wait` seconds (ten SQLite polls)."""
@@ -193,6 +196,61 @@ async def test_a_reconnecting_stream_gets_what_it_missed_after_last_event_id(
     async with stream(alices, headers={"Last-Event-ID": seen}) as live:
         message = await live.message("count")
         assert int(message["id"]) > int(seen) and "hidden" in message["data"]
+
+
+async def test_a_page_far_behind_gets_every_event_it_missed(
+    app, make_client, make_user, session, monkeypatch
+):
+    """The replay reads batch after batch: what came after the first batch is not lost."""
+    monkeypatch.setattr(live, "REPLAY_BATCH", 2)
+    alice, bob = await make_user("alice"), await make_user("bob")
+    alices, bobs = make_client(), make_client()
+    await alices.login(alice)
+    await bobs.login(bob)
+    async with stream(alices) as live_page:
+        await bobs.post("/user/alice/follow")
+        seen = (await live_page.message("count"))["id"]
+    for n in range(5):  # while alice's page was away: events that mean nothing to it
+        await bobs.post("/posts", {"body": f"passing by {n}"})
+    await bobs.post("/user/alice/unfollow")
+    await _hub_caught_up(app, session)  # the count comes from the replay, not the hub
+    async with stream(alices, headers={"Last-Event-ID": seen}) as live_page:
+        message = await live_page.message("count")
+        assert int(message["id"]) > int(seen) + 5 and "hidden" in message["data"]
+
+
+async def _hub_caught_up(app, session) -> None:
+    await session.rollback()  # a fresh snapshot
+    newest = await events.last_id(session)
+    async with asyncio.timeout(DEADLINE):
+        while (hub_of(app.app).last_id or 0) < newest:  # noqa: ASYNC110 (the hub's own pace)
+            await asyncio.sleep(0.05)
+
+
+async def test_the_heartbeat_keeps_a_quiet_pages_last_event_id_recent(
+    make_client, make_user, session, monkeypatch
+):
+    """A page that hears nothing still moves its Last-Event-ID past what went by (an id
+    without data), so that a reconnection replays seconds, not the whole day."""
+    monkeypatch.setattr(live, "HEARTBEAT", 0.5)
+    alice, bob = await make_user("alice"), await make_user("bob")
+    alices, bobs = make_client(), make_client()
+    await alices.login(alice)
+    await bobs.login(bob)
+    async with stream(alices, "page=home") as quiet:
+        assert await quiet.heartbeat(within=3) is None  # nothing has gone by yet
+        await bobs.post("/posts", {"body": "alice does not follow bob"})
+        await session.rollback()  # a fresh snapshot
+        newest = await events.last_id(session)
+        async with asyncio.timeout(DEADLINE):
+            while (position := await quiet.heartbeat(within=3)) is None:
+                pass
+        assert int(position) == newest
+        assert await quiet.heartbeat(within=3) is None  # told once: nothing new since
+    await bobs.post("/user/alice/follow")
+    async with stream(alices, "page=home", headers={"Last-Event-ID": position}) as back:
+        message = await back.message("count")
+        assert int(message["id"]) > newest
 
 
 async def test_logging_out_ends_the_stream_of_that_session(make_client, make_user):

@@ -14,7 +14,9 @@ stream sends what that page shows and can change:
 
 Every event carries its id; a browser that reconnects sends Last-Event-ID and gets what it
 missed from the events table (a page also passes `after`, the newest id when it was
-rendered). No database session stays open while the stream waits.
+rendered). The heartbeat carries the newest id the stream has been through, so that the
+Last-Event-ID of a page that hears little stays recent. No database session stays open while
+the stream waits.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import sessions, text
 from app.clock import utcnow
 from app.db import read_session, release_session
-from app.events import Subscriber, hub_of
+from app.events import Hub, Subscriber, hub_of
 from app.models import Comment, Event, User
 from app.queries import (
     blocks,
@@ -50,6 +52,7 @@ from app.web import render_template
 bp = Blueprint("live", __name__)
 
 HEARTBEAT = 20.0  # seconds: keeps proxies from closing an idle stream, and notices a gone one
+REPLAY_BATCH = 500  # events read at a time for a page that reconnects
 PAGES = {"home", "post", "profile", "other"}
 
 
@@ -131,21 +134,26 @@ async def _events(
     g.user = me  # the stream's context has a g of its own: templates check the viewer there
     hub = hub_of(current_app)
     replayed: set[int] = set()
+    told = resume  # the page's Last-Event-ID: where it would resume if cut now
     try:
         yield b"retry: 2000\n\n"
         if resume:
-            async with hub.sessions()() as session:
-                missed = await events.after(session, resume)
-            for old in missed:
+            async for old in _missed(hub, resume):
                 replayed.add(old.id)
                 async for message in _render(subscriber, old):
+                    told = old.id
                     yield message
         # The heartbeat is due HEARTBEAT seconds after the last thing sent, not after the last
         # event read: most events mean nothing to a given page, and a stream that heard many
         # of them would otherwise stay silent for minutes (found by bench/soak.py).
         loop = asyncio.get_running_loop()
         heartbeat_at = loop.time() + HEARTBEAT
+        considered = 0
         while True:
+            if subscriber.queue.empty():
+                # The hub puts an event on every queue before it moves last_id past it: with
+                # nothing queued, every event up to last_id has been through this stream.
+                considered = hub.last_id or 0
             try:
                 # asyncio.timeout, never wait_for: on Python 3.11 wait_for can swallow the
                 # cancellation of a disconnect that arrives as the queue hands over an event
@@ -153,7 +161,8 @@ async def _events(
                 async with asyncio.timeout_at(heartbeat_at):
                     event = await subscriber.queue.get()
             except TimeoutError:
-                yield b": heartbeat\n\n"
+                yield _heartbeat(considered if considered > told else None)
+                told = max(told, considered)
                 heartbeat_at = loop.time() + HEARTBEAT
                 continue
             if event is None:  # closed: shutdown, too many streams, or the session ended
@@ -171,9 +180,32 @@ async def _events(
                 continue
             async for message in _render(subscriber, event):
                 heartbeat_at = loop.time() + HEARTBEAT
+                told = event.id
                 yield message
     finally:
         hub.unsubscribe(subscriber)
+
+
+async def _missed(hub: Hub, resume: int) -> AsyncIterator[Event]:
+    """Every event after `resume`, a batch at a time (the table keeps a day of them). The
+    heartbeat keeps a quiet page's Last-Event-ID recent, so a reconnection reads a few
+    seconds' worth: a replay cut at one batch lost what came after it (bench/soak.py)."""
+    while True:
+        async with hub.sessions()() as session:
+            batch = await events.after(session, resume, REPLAY_BATCH)
+        for event in batch:
+            yield event
+        if len(batch) < REPLAY_BATCH:
+            return
+        resume = batch[-1].id
+
+
+def _heartbeat(position: int | None) -> bytes:
+    """An SSE comment; with `position`, also an id without data, which moves the browser's
+    Last-Event-ID past the events that meant nothing to this page without firing one."""
+    if position is None:
+        return b": heartbeat\n\n"
+    return b": heartbeat\nid: %d\n\n" % position
 
 
 async def _session_alive(token: str) -> bool:
