@@ -14,6 +14,7 @@ HTTP method:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 from quart import Quart, current_app, g
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -94,15 +96,47 @@ def make_engine(
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     else:
-        # pool_pre_ping: a connection that died while idle (a database restart with no request
-        # meanwhile) is replaced at checkout instead of failing the next request with a 503.
-        options = {"pool_size": pool_size, "max_overflow": pool_size, "pool_pre_ping": True}
+        options = {"pool_size": pool_size, "max_overflow": pool_size}
         if schema:
             options["connect_args"] = {"server_settings": {"search_path": schema}}
     engine = create_async_engine(parsed, **options)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas(foreign_keys))
+    else:
+        replace_dead_connections_at_checkout(engine)
     return engine
+
+
+# A pooled connection that sat unused this long is pinged before a request gets it.
+IDLE_PING_SECONDS = 30.0
+
+
+def replace_dead_connections_at_checkout(engine: AsyncEngine) -> None:
+    """A connection the database closed while it sat in the pool (a restart with no request
+    meanwhile) is replaced when a request takes it, instead of failing that request with a 503.
+
+    In place of SQLAlchemy's pool_pre_ping, which on asyncpg costs three round trips per
+    request (BEGIN, an empty statement, ROLLBACK): a connection the server closed is seen
+    closed without asking (asyncpg reads the server's goodbye as it arrives), and only one
+    that sat idle for IDLE_PING_SECONDS, which could have died without a word (a dropped
+    network path), is pinged. docs/benchmarks.md, "The web layer", has what this bought.
+    """
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "checkin")
+    def _idle_from(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(sync_engine, "checkout")
+    def _check_alive(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if record.driver_connection.is_closed():
+            raise DisconnectionError("closed by the database")
+        idle_since = record.info.get("idle_since")
+        if idle_since is not None and time.monotonic() - idle_since > IDLE_PING_SECONDS:
+            try:
+                sync_engine.dialect.do_ping(dbapi_connection)
+            except Exception as error:
+                raise DisconnectionError("no answer to a ping") from error
 
 
 def sessionmakers(

@@ -19,6 +19,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from app import db as db_module
+from app import events as events_module
 from app.models import Post
 from tests import slow_app
 from tests.browser.server import free_port
@@ -107,6 +109,8 @@ class Relay:
         self.port = free_port()
         self.server: asyncio.Server | None = None
         self.writers: set[asyncio.StreamWriter] = set()
+        self.upstream: set[asyncio.StreamWriter] = set()
+        self.dropped: set[asyncio.StreamWriter] = set()  # app sides whose path died silently
 
     async def start(self) -> None:
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
@@ -118,19 +122,31 @@ class Relay:
             writer.close()
         await self.server.wait_closed()
 
+    def drop_silently(self) -> None:
+        """Each connection's path dies without a word to the app, as behind a router that
+        forgot it: the database side ends; the app hears of it only when it next sends."""
+        self.dropped |= self.writers - self.upstream
+        for writer in list(self.upstream):
+            writer.close()
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
         self.writers |= {writer, up_writer}
+        self.upstream.add(up_writer)
 
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             try:
                 while data := await src.read(65536):
+                    if dst.is_closing():  # the silently dropped path: the app's data is refused
+                        break
                     dst.write(data)
                     await dst.drain()
             except (ConnectionError, OSError):
                 pass
             finally:
-                dst.close()
+                if dst not in self.dropped:  # a silently dropped path tells the app nothing
+                    dst.close()
+                    writer.close()
 
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
 
@@ -167,6 +183,34 @@ async def test_first_request_after_a_quiet_database_restart_succeeds(make_app):
         await relay.stop()  # the database restarts while nobody asks for anything
         await relay.start()
         assert (await client.get("/explore")).status_code == 200
+    finally:
+        await relay.stop()
+
+
+@pytest.mark.skipif("postgres" not in BACKENDS, reason="TEST_DATABASE_URL is not set")
+@pytest.mark.parametrize("empty_db", ["postgres"], indirect=True)
+@pytest.mark.parametrize("idle_ping", [0.0, 3600.0])
+async def test_a_connection_idle_past_the_ping_time_is_pinged_before_use(
+    make_app, monkeypatch, idle_ping
+):
+    """A pooled connection whose path died silently looks open: only a ping finds it out, so
+    one that sat idle past IDLE_PING_SECONDS is pinged and replaced; a recently used one is
+    not pinged (a request pays no round trip for it), and fails if it was dead."""
+    monkeypatch.setattr(db_module, "IDLE_PING_SECONDS", idle_ping)
+    # The event hub's own reads and pings would meet the dead path first and clear the pool.
+    monkeypatch.setattr(events_module, "PING_EVERY", 3600.0)
+    monkeypatch.setattr(events_module, "POLL_SAFETY", 3600.0)
+    url = make_url(TEST_DATABASE_URL)
+    relay = Relay(url.port or 5432)
+    await relay.start()
+    relayed = url.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
+    try:
+        client = Client((await make_app(DATABASE_URL=relayed)).test_client())
+        assert (await client.get("/explore")).status_code == 200
+        relay.drop_silently()
+        await asyncio.sleep(0.1)
+        expected = 200 if idle_ping == 0 else 503
+        assert (await client.get("/explore")).status_code == expected
     finally:
         await relay.stop()
 
