@@ -12,8 +12,10 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -151,40 +153,39 @@ class Relay:
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
 
 
-@pytest.mark.skipif("postgres" not in BACKENDS, reason="TEST_DATABASE_URL is not set")
-@pytest.mark.parametrize("empty_db", ["postgres"], indirect=True)
-async def test_postgres_outage_is_503_and_recovers_without_restart(make_app):
+@asynccontextmanager
+async def relayed_app(make_app: Callable[..., Any]) -> AsyncIterator[tuple[Client, Relay]]:
+    """An app whose PostgreSQL is reached through a Relay."""
     url = make_url(TEST_DATABASE_URL)
     relay = Relay(url.port or 5432)
     await relay.start()
     relayed = url.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
     try:
-        client = Client((await make_app(DATABASE_URL=relayed)).test_client())
+        yield Client((await make_app(DATABASE_URL=relayed)).test_client()), relay
+    finally:
+        await relay.stop()
+
+
+@pytest.mark.skipif("postgres" not in BACKENDS, reason="TEST_DATABASE_URL is not set")
+@pytest.mark.parametrize("empty_db", ["postgres"], indirect=True)
+async def test_postgres_outage_is_503_and_recovers_without_restart(make_app):
+    async with relayed_app(make_app) as (client, relay):
         assert (await client.get("/explore")).status_code == 200
         await relay.stop()
         await check_unavailable(client)
         await relay.start()  # the database is back
         assert (await client.get("/explore")).status_code == 200
         assert (await client.get("/healthz")).status_code == 200
-    finally:
-        await relay.stop()
 
 
 @pytest.mark.skipif("postgres" not in BACKENDS, reason="TEST_DATABASE_URL is not set")
 @pytest.mark.parametrize("empty_db", ["postgres"], indirect=True)
 async def test_first_request_after_a_quiet_database_restart_succeeds(make_app):
-    url = make_url(TEST_DATABASE_URL)
-    relay = Relay(url.port or 5432)
-    await relay.start()
-    relayed = url.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
-    try:
-        client = Client((await make_app(DATABASE_URL=relayed)).test_client())
+    async with relayed_app(make_app) as (client, relay):
         assert (await client.get("/explore")).status_code == 200
         await relay.stop()  # the database restarts while nobody asks for anything
         await relay.start()
         assert (await client.get("/explore")).status_code == 200
-    finally:
-        await relay.stop()
 
 
 @pytest.mark.skipif("postgres" not in BACKENDS, reason="TEST_DATABASE_URL is not set")
@@ -200,19 +201,12 @@ async def test_a_connection_idle_past_the_ping_time_is_pinged_before_use(
     # The event hub's own reads and pings would meet the dead path first and clear the pool.
     monkeypatch.setattr(events_module, "PING_EVERY", 3600.0)
     monkeypatch.setattr(events_module, "POLL_SAFETY", 3600.0)
-    url = make_url(TEST_DATABASE_URL)
-    relay = Relay(url.port or 5432)
-    await relay.start()
-    relayed = url.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
-    try:
-        client = Client((await make_app(DATABASE_URL=relayed)).test_client())
+    async with relayed_app(make_app) as (client, relay):
         assert (await client.get("/explore")).status_code == 200
         relay.drop_silently()
         await asyncio.sleep(0.1)
         expected = 200 if idle_ping == 0 else 503
         assert (await client.get("/explore")).status_code == expected
-    finally:
-        await relay.stop()
 
 
 @pytest.mark.parametrize("empty_db", ["sqlite"], indirect=True)
