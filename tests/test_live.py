@@ -219,9 +219,13 @@ async def test_a_page_far_behind_gets_every_event_it_missed(
         assert int(message["id"]) > int(seen) + 5 and "hidden" in message["data"]
 
 
-async def _hub_caught_up(app, session) -> None:
+async def _newest_event_id(session) -> int:
     await session.rollback()  # a fresh snapshot
-    newest = await events.last_id(session)
+    return await events.last_id(session)
+
+
+async def _hub_caught_up(app, session) -> None:
+    newest = await _newest_event_id(session)
     async with asyncio.timeout(DEADLINE):
         while (hub_of(app.app).last_id or 0) < newest:  # noqa: ASYNC110 (the hub's own pace)
             await asyncio.sleep(0.05)
@@ -240,8 +244,7 @@ async def test_the_heartbeat_keeps_a_quiet_pages_last_event_id_recent(
     async with stream(alices, "page=home") as quiet:
         assert await quiet.heartbeat(within=3) is None  # nothing has gone by yet
         await bobs.post("/posts", {"body": "alice does not follow bob"})
-        await session.rollback()  # a fresh snapshot
-        newest = await events.last_id(session)
+        newest = await _newest_event_id(session)
         async with asyncio.timeout(DEADLINE):
             while (position := await quiet.heartbeat(within=3)) is None:
                 pass
