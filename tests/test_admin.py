@@ -164,12 +164,50 @@ async def test_admin_lists_open_reports_with_the_post_its_neighbours_and_actions
     assert item
     text = item.group(0)
     assert text.index("the one before") < text.index("reported text") < text.index("the one after")
-    assert "much later" not in text
+    neighbours, latest = text.split("<details>")
+    assert "much later" not in neighbours
+    assert "much later" in latest and "reported text" in latest  # the account's latest posts
     assert "@plain" in text
     assert f'action="/admin/reports/{report.id}/dismiss"' in text
     assert f'action="/admin/reports/{report.id}/delete"' in text
     assert 'action="/admin/accounts/alice/suspend"' in text
     assert "Waiting for approval" in html and "I like birds" in html
+
+
+async def test_the_reports_page_costs_the_same_statements_whatever_its_length(
+    app, client, people, make_post, make_user, session
+):
+    """Each report brings its post or comment, their neighbours and the account's latest
+    posts: read for the whole page at once, never per report."""
+    from tests.test_timeline import statements_of
+
+    async def reports(n: int) -> None:
+        for i in range(n):
+            author = await make_user(f"spammer{n}x{i}")
+            for k in range(3):
+                await make_post(author, f"spam {k}", at=T0 + timedelta(minutes=k))
+            post = await make_post(author, "reported", at=T0 + timedelta(seconds=90))
+            comment = Comment(post_id=post.id, author_id=author.id, body="and a comment")
+            session.add(comment)
+            await session.flush()
+            for target in ({"post_id": post.id}, {"comment_id": comment.id}, {}):
+                session.add(
+                    Report(
+                        reporter_id=people["user"].id,
+                        account_id=author.id,
+                        reason="spam",
+                        created_at=T0,
+                        **target,
+                    )
+                )
+        await session.commit()
+
+    await client.login(people["moderator"])
+    await reports(1)
+    await client.get("/admin")  # the first request of a login also notes last_seen_at
+    one = await statements_of(app, client, "/admin")
+    await reports(5)
+    assert await statements_of(app, client, "/admin") == one
 
 
 async def test_open_reports_are_oldest_first_and_keyset_paginated(session, people):
