@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clock import utcnow
-from app.models import ROLES, Report, User
+from app.models import ROLES, Post, Report, User
 from app.queries import comments, oauth, posts, user_sessions
 from app.queries import moderation as queries
 
@@ -129,11 +129,12 @@ async def delete_reported(session: AsyncSession, actor: Actor, report: Report, r
         await comments.delete_comment(session, comment.id, comment.post_id, actor.id or 0)
         action, detail = "delete_comment", comment.body
     elif report.post_id is not None:
-        post = await posts.get_post(session, report.post_id)
+        # Found whoever may see it: a suspended author's post is hidden, not beyond reach.
+        post = await session.get(Post, report.post_id)
         if post is None:
             raise AlreadyDone("That post is already gone.")
-        await posts.delete_post(session, post.post.id)
-        action, detail = "delete_post", post.post.body
+        await posts.delete_post(session, post.id)
+        action, detail = "delete_post", post.body
     else:
         raise Refused("This report is about an account: suspend or delete it instead.")
     await queries.resolve(session, actor.id, action, utcnow(), report_id=report.id)

@@ -266,6 +266,42 @@ def make_post(session: AsyncSession) -> Callable[..., Awaitable[Any]]:
 
 
 @pytest.fixture
+def make_token(session: AsyncSession) -> Callable[..., Awaitable[str]]:
+    """An app and a client API token of `user`'s with `scopes`, made in the database (the
+    OAuth flow itself is tested in test_api.py): returns the raw token."""
+    import secrets
+
+    from app.api.auth import digest
+    from app.queries import oauth
+
+    async def make(user: User | None, scopes: str = "read write follow push") -> str:
+        now = utcnow()
+        app = await oauth.create_app(
+            session,
+            client_id=secrets.token_hex(8),
+            secret_hash=digest("secret"),
+            name="Test app",
+            redirect_uris=["urn:ietf:wg:oauth:2.0:oob"],
+            scopes=scopes,
+            website=None,
+            now=now,
+        )
+        raw = f"token-{app.id}"
+        await oauth.create_token(
+            session,
+            token_hash=digest(raw),
+            app_id=app.id,
+            user_id=user.id if user else None,
+            scopes=scopes,
+            now=now,
+        )
+        await session.commit()
+        return raw
+
+    return make
+
+
+@pytest.fixture
 def count_rows(session: AsyncSession) -> Callable[[Any], Awaitable[int]]:
     """How many rows a table holds now, as the app committed them."""
     from sqlalchemy import func, select

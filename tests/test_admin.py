@@ -11,9 +11,13 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import (
+    Block,
     Comment,
     Event,
+    Invite,
     ModerationAction,
+    Mute,
+    Notification,
     Post,
     Report,
     User,
@@ -80,7 +84,8 @@ async def snapshot(session) -> dict[str, object]:
     """What any admin action could change: row counts, and every account's state."""
     session.expire_all()
     counts = {}
-    for model in (User, Post, Report, ModerationAction, UserSession):
+    tables = (User, Post, Comment, Report, ModerationAction, UserSession, Notification, Block, Mute)
+    for model in tables:
         counts[model.__tablename__] = await session.scalar(select(func.count()).select_from(model))
     states = select(User.id, User.role, User.approved, User.suspended_at).order_by(User.id)
     resolved = select(Report.id, Report.resolved_at).order_by(Report.id)
@@ -127,6 +132,18 @@ async def test_every_admin_route_checks_the_role_on_the_server(
         assert "Moderation" not in await body(response)
 
 
+@pytest.mark.parametrize(("method", "path", "as_moderator", "as_admin"), ROUTES[3:])
+async def test_every_admin_action_keeps_its_csrf_check(
+    client, people, report, session, method, path, as_moderator, as_admin
+):
+    await client.login(people["admin"])
+    before = await snapshot(session)
+    url = path.format(report=report.id)
+    response = await client.post(url, {"reason": "test", "role": "moderator"}, csrf=False)
+    assert response.status_code == 403
+    assert await snapshot(session) == before
+
+
 async def test_only_staff_see_the_moderation_link(client, people):
     await client.login(people["user"])
     assert 'href="/admin"' not in await body(await client.get("/"))
@@ -147,12 +164,50 @@ async def test_admin_lists_open_reports_with_the_post_its_neighbours_and_actions
     assert item
     text = item.group(0)
     assert text.index("the one before") < text.index("reported text") < text.index("the one after")
-    assert "much later" not in text
+    neighbours, latest = text.split("<details>")
+    assert "much later" not in neighbours
+    assert "much later" in latest and "reported text" in latest  # the account's latest posts
     assert "@plain" in text
     assert f'action="/admin/reports/{report.id}/dismiss"' in text
     assert f'action="/admin/reports/{report.id}/delete"' in text
     assert 'action="/admin/accounts/alice/suspend"' in text
     assert "Waiting for approval" in html and "I like birds" in html
+
+
+async def test_the_reports_page_costs_the_same_statements_whatever_its_length(
+    app, client, people, make_post, make_user, session
+):
+    """Each report brings its post or comment, their neighbours and the account's latest
+    posts: read for the whole page at once, never per report."""
+    from tests.test_timeline import statements_of
+
+    async def reports(n: int) -> None:
+        for i in range(n):
+            author = await make_user(f"spammer{n}x{i}")
+            for k in range(3):
+                await make_post(author, f"spam {k}", at=T0 + timedelta(minutes=k))
+            post = await make_post(author, "reported", at=T0 + timedelta(seconds=90))
+            comment = Comment(post_id=post.id, author_id=author.id, body="and a comment")
+            session.add(comment)
+            await session.flush()
+            for target in ({"post_id": post.id}, {"comment_id": comment.id}, {}):
+                session.add(
+                    Report(
+                        reporter_id=people["user"].id,
+                        account_id=author.id,
+                        reason="spam",
+                        created_at=T0,
+                        **target,
+                    )
+                )
+        await session.commit()
+
+    await client.login(people["moderator"])
+    await reports(1)
+    await client.get("/admin")  # the first request of a login also notes last_seen_at
+    one = await statements_of(app, client, "/admin")
+    await reports(5)
+    assert await statements_of(app, client, "/admin") == one
 
 
 async def test_open_reports_are_oldest_first_and_keyset_paginated(session, people):
@@ -208,6 +263,21 @@ async def test_deleting_the_reported_post_keeps_its_text_in_the_log(
     ]
     log = await body(await client.get("/admin/log"))
     assert "deleted a post by" in log and "reported text" in log
+
+
+async def test_a_suspended_authors_reported_post_can_still_be_deleted(
+    client, people, report, session
+):
+    """Suspending hides the author's posts from everyone; a moderator deleting one afterwards
+    still finds it (the suspension resolved the report: its actions stay available)."""
+    await client.login(people["moderator"])
+    suspended = await client.post("/admin/accounts/alice/suspend", {"report": str(report.id)})
+    assert suspended.status_code == 302
+    response = await client.post(f"/admin/reports/{report.id}/delete", {"reason": "spam"})
+    assert response.status_code == 302
+    session.expire_all()
+    assert await session.get(Post, report.post_id) is None
+    assert [line[1] for line in await log_lines(session)] == ["suspend", "delete_post"]
 
 
 async def test_deleting_a_reported_comment(client, people, session, make_post):
@@ -317,6 +387,72 @@ async def test_approving_and_rejecting_sign_ups(client, people, make_user, sessi
         ("approve", "newbie"),
         ("reject", "hopeful"),
     ]
+
+
+async def test_an_account_waiting_for_approval_is_not_public(client, people, make_user):
+    """Not on its profile, the directory, people search nor suggestions, and not followed,
+    until it is approved; moderators and admins open its profile from /admin."""
+    await make_user("newbie2")  # a name that search for "newbie" would list beside it
+    await client.login(people["user"])
+    assert (await client.get("/user/newbie")).status_code == 404
+    assert (await client.post("/user/newbie/follow")).status_code == 404
+    for page in ("/people", "/search?q=newbie", "/"):
+        assert 'href="/user/newbie"' not in await body(await client.get(page)), page
+    assert 'href="/user/newbie2"' in await body(await client.get("/search?q=newbie"))
+    await client.login(people["moderator"])
+    assert (await client.get("/user/newbie")).status_code == 200
+    await client.post("/admin/accounts/newbie/approve")
+    await client.login(people["admin"])
+    assert (await client.post("/admin/accounts/newbie/approve")).status_code == 302
+    await client.login(people["user"])
+    assert (await client.get("/user/newbie")).status_code == 200
+    assert 'href="/user/newbie"' in await body(await client.get("/people"))
+
+
+async def test_a_suspended_accounts_invites_admit_nobody_until_it_is_unsuspended(
+    make_app, people, session
+):
+    from tests.conftest import Client
+
+    app = await make_app(REGISTRATION="invite")
+    staff, visitor = Client(app.test_client()), Client(app.test_client())
+    session.add(Invite(code="alicesinvite", creator_id=people["alice"].id, max_uses=5))
+    await session.commit()
+    await staff.login(people["admin"])
+    assert (await staff.post("/admin/accounts/alice/suspend")).status_code == 302
+    form = {"username": "carl", "email": "carl@example.com", "password": "long enough"}
+    await visitor.use_csrf()
+    refused = await visitor.post("/register", form | {"invite": "alicesinvite"})
+    assert refused.status_code == 422
+    assert "That invite code is not valid" in await body(refused)
+    assert await user_state(session, people["alice"].id) == ("user", True, True)
+    session.expire_all()
+    assert await session.scalar(select(User.id).where(User.username == "carl")) is None
+    assert (await session.scalar(select(Invite.uses))) == 0
+    assert (await staff.post("/admin/accounts/alice/unsuspend")).status_code == 302
+    admitted = await visitor.post("/register", form | {"invite": "alicesinvite"})
+    assert admitted.status_code == 302
+
+
+async def test_staff_are_told_of_reports_and_sign_ups_whoever_they_mute_or_are_blocked_by(
+    client, people, report, session
+):
+    mod, reporter, waiting = people["moderator"], people["user"], people["waiting"]
+    session.add_all(
+        [
+            Mute(muter_id=mod.id, muted_id=reporter.id),
+            Block(blocker_id=waiting.id, blocked_id=mod.id),
+            Notification(
+                recipient_id=mod.id, kind="report", actor_id=reporter.id, report_id=report.id
+            ),
+            Notification(recipient_id=mod.id, kind="signup", actor_id=waiting.id),
+        ]
+    )
+    await session.commit()
+    await client.login(mod)
+    page = await body(await client.get("/notifications"))
+    assert f'href="/admin#report-{report.id}">a report</a>' in page
+    assert "newbie" in page
 
 
 async def test_admins_change_roles_and_the_log_pages_newest_first(client, people, session):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import secrets
 from datetime import timedelta
 from typing import Any
 
@@ -19,39 +18,6 @@ from app.models import IdempotencyKey, OAuthCode, OAuthToken, Post, User
 from tests.conftest import Client, body
 
 OOB = "urn:ietf:wg:oauth:2.0:oob"
-
-
-@pytest.fixture
-def make_token(session):
-    """An app and a token of `user`'s with `scopes`, made in the database (the flow itself is
-    tested below): returns the raw token."""
-    from app.queries import oauth
-
-    async def make(user: User | None, scopes: str = "read write follow push") -> str:
-        now = utcnow()
-        app = await oauth.create_app(
-            session,
-            client_id=secrets.token_hex(8),
-            secret_hash=digest("secret"),
-            name="Test app",
-            redirect_uris=[OOB],
-            scopes=scopes,
-            website=None,
-            now=now,
-        )
-        raw = f"token-{app.id}"
-        await oauth.create_token(
-            session,
-            token_hash=digest(raw),
-            app_id=app.id,
-            user_id=user.id if user else None,
-            scopes=scopes,
-            now=now,
-        )
-        await session.commit()
-        return raw
-
-    return make
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -199,3 +199,18 @@ async def test_a_plain_password_login_still_works_in_open_mode(client, make_user
     await make_user("susan")
     response = await client.post("/login", {"username": "susan", "password": PASSWORD})
     assert response.status_code == 302
+
+
+async def test_invites_keep_their_csrf_check(client, make_user, session):
+    me = await make_user("alice")
+    await client.login(me)
+    refused = await client.post("/settings/invites", {"max_uses": "5"}, csrf=False)
+    assert refused.status_code == 403
+    assert await session.scalar(select(func.count()).select_from(Invite)) == 0
+    session.add(Invite(code="keepmealive1", creator_id=me.id))
+    await session.commit()
+    invite_id = await session.scalar(select(Invite.id))
+    expire = await client.post(f"/settings/invites/{invite_id}/expire", csrf=False)
+    assert expire.status_code == 403
+    session.expire_all()
+    assert (await session.get(Invite, invite_id)).expires_at is None

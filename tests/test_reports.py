@@ -128,6 +128,18 @@ async def test_logged_out_readers_are_sent_to_log_in(client, post, session):
     assert await reports(session) == []
 
 
+async def test_a_report_without_the_csrf_token_is_refused(client, bob, alice, post, session):
+    comment = await comment_of(session, post, alice)
+    for path in (
+        f"/posts/{post.id}/report",
+        f"/comments/{comment.id}/report",
+        "/user/alice/report",
+    ):
+        response = await client.post(path, {"reason": "spam"}, csrf=False)
+        assert response.status_code == 403, path
+    assert await reports(session) == []
+
+
 async def test_reporting_a_comment_and_an_account(client, bob, alice, post, session):
     comment = await comment_of(session, post, alice)
     form = await body(await client.get(f"/comments/{comment.id}/report"))

@@ -15,6 +15,7 @@ from app.models import Block, Comment, Follow, Mute, Notification, Post, PostTag
 from app.pagination import FIRST
 from app.queries import notifications, posts, timeline
 from tests.conftest import body
+from tests.test_api import api
 from tests.test_timeline import page_statements, post_ids
 
 T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
@@ -25,6 +26,7 @@ RELATIONS = [
     "viewer blocks author",
     "author blocks viewer",
     "viewer mutes author",
+    "author mutes viewer",
     "author suspended",
 ]
 SURFACES = [
@@ -36,15 +38,23 @@ SURFACES = [
     "comments",
     "search",
     "people",
+    "directory",
+    "followers",
+    "following",
     "notifications",
+    "api comments",
 ]
+# Where the author's name is listed: a mute keeps it there (the muter can find them again).
+LISTS = {"people", "directory", "followers", "following"}
 SHOWN = {  # relation -> the surfaces that show the author's post, comment, name, notification
     "none": set(SURFACES),
     "viewer blocks author": set(),
     "author blocks viewer": set(),
     # A mute hides them from timelines, comments, search results' posts and notifications;
     # their profile and post pages stay open (the muter went looking), and their name.
-    "viewer mutes author": {"profile", "post page", "people"},
+    "viewer mutes author": {"profile", "post page"} | LISTS,
+    # The muted one notices nothing.
+    "author mutes viewer": set(SURFACES),
     "author suspended": set(),
 }
 
@@ -57,10 +67,13 @@ def tagged(post: Post, tag: str) -> PostTag:
 
 
 async def arrange(session, make_user, relation: str) -> dict[str, int]:
-    """vera follows amos; amos posts (#zebtag, a rare word), comments on carol's post and
-    mentions vera; then the relation, written straight into its table."""
+    """vera follows amos, and amos and carol each other; amos posts (#zebtag, a rare word),
+    comments on carol's post and mentions vera; then the relation, written straight into its
+    table."""
     vera, amos, carol = [await make_user(n) for n in ("vera", "amos", "carol")]
     session.add(Follow(follower_id=vera.id, followed_id=amos.id))
+    session.add(Follow(follower_id=amos.id, followed_id=carol.id))
+    session.add(Follow(follower_id=carol.id, followed_id=amos.id))
     post = Post(author_id=amos.id, body="zebulon speaks #zebtag @vera", created_at=T0)
     other = Post(author_id=carol.id, body="carol's thread", created_at=T0 - timedelta(hours=1))
     session.add_all([post, other])
@@ -77,6 +90,8 @@ async def arrange(session, make_user, relation: str) -> dict[str, int]:
         session.add(Block(blocker_id=amos.id, blocked_id=vera.id))
     elif relation == "viewer mutes author":
         session.add(Mute(muter_id=vera.id, muted_id=amos.id))
+    elif relation == "author mutes viewer":
+        session.add(Mute(muter_id=amos.id, muted_id=vera.id))
     elif relation == "author suspended":
         await session.execute(update(User).where(User.id == amos.id).values(suspended_at=utcnow()))
     await session.commit()
@@ -89,8 +104,9 @@ async def arrange(session, make_user, relation: str) -> dict[str, int]:
     }
 
 
-async def surfaces(client, ids: dict[str, int]) -> dict[str, bool]:
-    """Whether each surface shows amos's post (comment, name, notification) to vera."""
+async def surfaces(client, ids: dict[str, int], token: str) -> dict[str, bool]:
+    """Whether each surface shows amos's post (comment, name, notification) to vera (logged in
+    on `client`, and holding the client API `token`)."""
     post, comment = ids["post"], ids["comment"]
     seen: dict[str, bool] = {}
     for name, path in [
@@ -109,8 +125,14 @@ async def surfaces(client, ids: dict[str, int]) -> dict[str, bool]:
     seen["comments"] = f'id="comment-{comment}"' in thread
     found = await body(await client.get("/search?q=zebulon"))
     seen["search"] = post in post_ids(found)
-    people = await body(await client.get("/search?q=amo"))
-    seen["people"] = 'href="/user/amos"' in people
+    amos_link = 'href="/user/amos"'
+    seen["people"] = amos_link in await body(await client.get("/search?q=amo"))
+    seen["directory"] = amos_link in await body(await client.get("/people"))
+    seen["followers"] = amos_link in await body(await client.get("/user/carol/followers"))
+    seen["following"] = amos_link in await body(await client.get("/user/carol/following"))
+    context = await api(client, "GET", f"/api/v1/statuses/{ids['other']}/context", token)
+    descendants = (await context.get_json())["descendants"]
+    seen["api comments"] = [d["account"]["acct"] for d in descendants] == ["amos"]
     home = await body(await client.get("/explore"))
     unread = re.search(r'<span id="notifications-count"[^>]*>(\d*)</span>', home).group(1)
     listed = await body(await client.get("/notifications"))
@@ -121,19 +143,20 @@ async def surfaces(client, ids: dict[str, int]) -> dict[str, bool]:
 
 
 @pytest.mark.parametrize("relation", RELATIONS)
-async def test_who_sees_whom(client, session, make_user, relation):
+async def test_who_sees_whom(client, session, make_user, make_token, relation):
     ids = await arrange(session, make_user, relation)
     viewer = await session.get(User, ids["vera"])
     await client.login(viewer)
     expected = {surface: surface in SHOWN[relation] for surface in SURFACES}
-    assert await surfaces(client, ids) == expected
+    assert await surfaces(client, ids, await make_token(viewer)) == expected
 
 
 @pytest.mark.parametrize("relation", RELATIONS)
 async def test_the_author_sees_the_viewer_as_the_rules_say(client, session, make_user, relation):
     """The other way round: a block hides vera from amos too; a mute is vera's alone (amos
-    notices nothing); a suspended amos cannot log in, so that row is not asked."""
-    if relation == "author suspended":
+    notices nothing); a suspended amos cannot log in, so that row is not asked, and amos's own
+    mute is the table's "viewer mutes author" seen from the other side."""
+    if relation in {"author suspended", "author mutes viewer"}:
         return
     ids = await arrange(session, make_user, relation)
     vera = await session.get(User, ids["vera"])

@@ -168,7 +168,9 @@ async def context(post_id: int) -> ResponseReturnValue:
     session = read_session()
     shown, cursor = [], None
     for _ in range(CONTEXT_PAGES_MAX):
-        page = await comments.comments_for(session, post_id, cursor)
+        page = await comments.comments_for(
+            session, post_id, cursor, viewer=viewer.id if viewer else None
+        )
         shown += page.items
         if (cursor := page.next) is None:
             break

@@ -40,7 +40,7 @@ async def index() -> ResponseReturnValue:
     page = await queries.open_reports(
         session, decode(request.args.get("after"), queries.OLDEST_FIRST)
     )
-    contexts = [await queries.context_of(session, report) for report in page.items]
+    contexts = await queries.contexts_of(session, page.items)
     context = {"page": page, "contexts": contexts, "me": me, "refusal": moderation.refusal}
     if is_htmx():  # the next page of reports
         return await render_template("partials/admin_reports.html", **context)

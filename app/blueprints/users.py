@@ -8,7 +8,7 @@ from quart import Blueprint, abort, flash, g, redirect, request, url_for
 from quart.typing import ResponseReturnValue
 from quart_auth import login_required
 
-from app import accounts
+from app import accounts, moderation
 from app.blueprints.feeds import feed_context, feed_page
 from app.db import read_session, write_session
 from app.limits import account, client_address, limited
@@ -24,10 +24,12 @@ bp = Blueprint("users", __name__)
 
 
 async def user_or_404(username: str) -> User:
+    """The account named `username`. One still waiting for approval is not public yet: only
+    moderators and admins (who approve it from /admin) find it."""
     user = None
     if accounts.username_error(username) is None:  # a malformed name cannot exist: no lookup
         user = await users.get_user_by_username(read_session(), username)
-    if user is None:
+    if user is None or not (user.approved or moderation.is_staff(g.user)):
         abort(404, f"User {username} not found.")
     return user
 

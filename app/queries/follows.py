@@ -119,7 +119,11 @@ async def _people(
     stmt = (
         select(User, Follow.created_at, viewer_follows(me))
         .join(Follow, theirs == User.id)
-        .where(mine == user_id, tuple_(Follow.created_at, theirs) < (cursor.at, cursor.id))
+        .where(
+            mine == user_id,
+            tuple_(Follow.created_at, theirs) < (cursor.at, cursor.id),
+            visibility.listed(User, me or 0),
+        )
         .order_by(Follow.created_at.desc(), theirs.desc())
         .limit(FETCH)
     )

@@ -6,10 +6,10 @@ import secrets
 import string
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import INVITE_CODE_LENGTH, Invite
+from app.models import INVITE_CODE_LENGTH, Invite, User
 
 ALPHABET = string.ascii_letters + string.digits
 MINE_SHOWN = 100  # a person's invites on the settings page, newest first
@@ -49,17 +49,27 @@ async def invites_of(session: AsyncSession, creator_id: int) -> list[Invite]:
     return list(await session.scalars(stmt))
 
 
+# An invite speaks for its creator: once they are suspended, it admits nobody.
+_CREATOR_IN_GOOD_STANDING = exists().where(
+    User.id == Invite.creator_id, User.suspended_at.is_(None)
+)
+
+
 async def find_invite(session: AsyncSession, code: str) -> Invite | None:
-    return await session.scalar(select(Invite).where(Invite.code == code))
+    """The invite with this code, unless its creator is suspended."""
+    stmt = select(Invite).where(Invite.code == code, _CREATOR_IN_GOOD_STANDING)
+    return await session.scalar(stmt)
 
 
 async def use_invite(session: AsyncSession, code: str, now: datetime) -> int | None:
-    """Count one use of the code, if it has one left and has not expired: one statement, so
-    two sign-ups at once cannot both take its last use. The invite's id, or None."""
+    """Count one use of the code, if it has one left, has not expired and its creator is not
+    suspended: one statement, so two sign-ups at once cannot both take its last use. The
+    invite's id, or None."""
     stmt = (
         update(Invite)
         .where(
             Invite.code == code,
+            _CREATOR_IN_GOOD_STANDING,
             or_(Invite.max_uses.is_(None), Invite.uses < Invite.max_uses),
             or_(Invite.expires_at.is_(None), Invite.expires_at > now),
         )

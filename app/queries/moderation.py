@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import delete, func, select, tuple_, update
+from sqlalchemy import Select, delete, func, literal, select, tuple_, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager, joinedload
 
@@ -127,37 +127,70 @@ class Context(NamedTuple):
     recent: list[Post]
 
 
-async def _neighbour(session: AsyncSession, post: Post, *, older: bool) -> Post | None:
-    key, here = tuple_(Post.created_at, Post.id), (post.created_at, post.id)
-    stmt = select(Post).where(Post.author_id == post.author_id)
-    if older:
-        stmt = stmt.where(key < here).order_by(Post.created_at.desc(), Post.id.desc())
-    else:
-        stmt = stmt.where(key > here).order_by(Post.created_at, Post.id)
-    return await session.scalar(stmt.limit(1))
+NEWEST_FIRST = (Post.created_at.desc(), Post.id.desc())
+
+
+def _ids(stmt: Select[Any], label: str, key: int) -> Select[Any]:
+    """The ids `stmt` picks, tagged (label, key) to be told apart in a UNION; wrapped in a
+    subquery so that its ORDER BY and LIMIT apply to it alone (SQLite asks for that)."""
+    picked = stmt.subquery()
+    return select(picked.c.id, literal(label).label("label"), literal(key).label("key"))
+
+
+def _by(author_id: int) -> Select[Any]:
+    return select(Post.id).where(Post.author_id == author_id)
 
 
 async def recent_posts(session: AsyncSession, account_id: int) -> list[Post]:
-    stmt = (
-        select(Post)
-        .where(Post.author_id == account_id)
-        .order_by(Post.created_at.desc(), Post.id.desc())
-        .limit(RECENT_POSTS)
-    )
-    return list(await session.scalars(stmt))
+    stmt = select(Post).where(Post.author_id == account_id).order_by(*NEWEST_FIRST)
+    return list(await session.scalars(stmt.limit(RECENT_POSTS)))
 
 
-async def context_of(session: AsyncSession, report: Report) -> Context:
-    post = before = after = comment = None
-    if report.post_id is not None:
-        post = await session.get(Post, report.post_id)
-    if report.comment_id is not None:
-        comment = await session.get(Comment, report.comment_id)
-    if post is not None:
-        before = await _neighbour(session, post, older=True)
-        after = await _neighbour(session, post, older=False)
-    recent = await recent_posts(session, report.account_id)
-    return Context(report, post, before, after, comment, recent)
+async def contexts_of(session: AsyncSession, reports: list[Report]) -> list[Context]:
+    """What a moderator sees beside each report of a page, in three statements whatever its
+    length: the reported posts, the reported comments, then every neighbour and latest post
+    at once (a UNION of one index range each)."""
+    post_ids = {r.post_id for r in reports if r.post_id is not None}
+    comment_ids = {r.comment_id for r in reports if r.comment_id is not None}
+    reported = {p.id: p for p in await _load(session, Post, post_ids)}
+    comments = {c.id: c for c in await _load(session, Comment, comment_ids)}
+    key = tuple_(Post.created_at, Post.id)
+    parts = []
+    for post in reported.values():
+        here = (post.created_at, post.id)
+        before = _by(post.author_id).where(key < here).order_by(*NEWEST_FIRST)
+        after = _by(post.author_id).where(key > here).order_by(Post.created_at, Post.id)
+        parts += [_ids(before.limit(1), "before", post.id), _ids(after.limit(1), "after", post.id)]
+    for account_id in {r.account_id for r in reports}:
+        recent = _by(account_id).order_by(*NEWEST_FIRST).limit(RECENT_POSTS)
+        parts.append(_ids(recent, "recent", account_id))
+    found: dict[tuple[str, int], list[Post]] = {}
+    if parts:
+        tagged = union_all(*parts).subquery("tagged")
+        stmt = select(Post, tagged.c.label, tagged.c.key).join(tagged, Post.id == tagged.c.id)
+        for post, label, owner in await session.execute(stmt.order_by(*NEWEST_FIRST)):
+            found.setdefault((label, owner), []).append(post)
+
+    def neighbour(label: str, post_id: int | None) -> Post | None:
+        return next(iter(found.get((label, post_id or 0), [])), None)
+
+    return [
+        Context(
+            report=r,
+            post=reported.get(r.post_id or 0),
+            before=neighbour("before", r.post_id),
+            after=neighbour("after", r.post_id),
+            comment=comments.get(r.comment_id or 0),
+            recent=found.get(("recent", r.account_id), []),
+        )
+        for r in reports
+    ]
+
+
+async def _load(session: AsyncSession, model: Any, ids: set[int]) -> list[Any]:
+    if not ids:
+        return []
+    return list(await session.scalars(select(model).where(model.id.in_(ids))))
 
 
 async def log(

@@ -36,8 +36,14 @@ REDO_WINDOW = timedelta(hours=1)
 
 _unread = and_(Notification.read_at.is_(None), Notification.withdrawn_at.is_(None))
 # Nothing from someone the recipient does not see: blocked either way, muted, suspended
-# (app/queries/visibility.py); in the statement, so the count and the page agree.
-_from_someone_shown = visibility.shown(Notification.actor_id, Notification.recipient_id)
+# (app/queries/visibility.py); in the statement, so the count and the page agree. What staff
+# are told to act on (a report, an account waiting for approval) reaches them whoever sent it:
+# a moderator who muted the reporter must still see the report.
+STAFF_KINDS = ("report", "signup")
+_from_someone_shown = or_(
+    Notification.kind.in_(STAFF_KINDS),
+    visibility.shown(Notification.actor_id, Notification.recipient_id),
+)
 
 
 def unread_count_of(user_id: Any) -> Any:

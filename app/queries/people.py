@@ -43,7 +43,10 @@ async def newest(session: AsyncSession, viewer: int | None, cursor: Cursor = FIR
     """Everyone, newest account first."""
     stmt = (
         select(User, _followers, _viewer_follows(viewer))
-        .where(tuple_(User.created_at, User.id) < (cursor.at, cursor.id))
+        .where(
+            tuple_(User.created_at, User.id) < (cursor.at, cursor.id),
+            visibility.listed(User, viewer or 0),
+        )
         .order_by(User.created_at.desc(), User.id.desc())
         .limit(FETCH)
     )
@@ -57,7 +60,10 @@ async def most_followed(
     """Everyone, most followers first (ties: newest account first)."""
     stmt = (
         select(User, _followers, _viewer_follows(viewer))
-        .where(tuple_(_followers, User.id) < (cursor.count, cursor.id))
+        .where(
+            tuple_(_followers, User.id) < (cursor.count, cursor.id),
+            visibility.listed(User, viewer or 0),
+        )
         .order_by(_followers.desc(), User.id.desc())
         .limit(FETCH)
     )
@@ -67,7 +73,7 @@ async def most_followed(
 
 async def suggestions(session: AsyncSession, viewer: int) -> list[Member]:
     """Up to five people to follow: the most followed, then the most recently active, never
-    the viewer, someone they follow, block, mute or are blocked by, nor a suspended account."""
+    the viewer, someone they follow or mute, nor anyone a list of people leaves out."""
     followed = select(Follow.followed_id).where(Follow.follower_id == viewer)
     last_post = (
         select(func.max(Post.created_at))
@@ -80,8 +86,7 @@ async def suggestions(session: AsyncSession, viewer: int) -> list[Member]:
         .where(
             User.id != viewer,
             User.id.not_in(followed),
-            User.suspended_at.is_(None),
-            ~visibility.blocked_either_way(User.id, viewer),
+            visibility.listed(User, viewer),
             ~visibility.muted(User.id, viewer),
         )
         .order_by(_followers.desc(), last_post.desc().nulls_last(), User.id.desc())

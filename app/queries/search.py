@@ -144,8 +144,7 @@ def _people_by_prefix(dialect: str) -> Select[User, bool]:
         .where(
             name >= bindparam("low"),
             name < bindparam("high"),
-            User.suspended_at.is_(None),
-            ~visibility.blocked_either_way(User.id, viewer),
+            visibility.listed(User, viewer),
         )
         .order_by(name)
         .limit(literal_column(str(PEOPLE_MAX)))

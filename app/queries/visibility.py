@@ -9,7 +9,10 @@ hiding costs a page no statement of its own and no row is filtered in Python
 - a block hides each from the other everywhere (posts, comments, people, notifications);
 - a mute hides the muted one's posts and comments from the muter's timelines, comment lists
   and notifications, not their profile or post pages (the muter went looking);
-- a suspended account's posts, comments and name are hidden from everyone.
+- a suspended account's posts, comments and name are hidden from everyone;
+- lists of people (the directory, followers and following, people search, suggestions) leave
+  out whom a block separates from the viewer, suspended accounts and accounts still waiting
+  for approval; a mute keeps a name listed (the muter can find them again to unmute).
 """
 
 from __future__ import annotations
@@ -64,6 +67,13 @@ def shown(author: Any, viewer: Any = VIEWER, *, mutes: bool = True) -> Any:
 def shown_or_nobody(author: Any, viewer: Any = VIEWER) -> Any:
     """`shown`, for a column that may be NULL (a comment whose author is gone): shown."""
     return or_(author.is_(None), shown(author, viewer))
+
+
+def listed(person: Any = User, viewer: Any = VIEWER) -> Any:
+    """Whether `person` (the User entity, or an alias of it, in the enclosing statement)
+    appears in a list of people that `viewer` reads."""
+    hidden = [*_blocks(person.id, viewer), ~person.approved, person.suspended_at.is_not(None)]
+    return and_(*(not_(rule) for rule in hidden))
 
 
 class Between(NamedTuple):
