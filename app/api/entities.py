@@ -12,10 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from markupsafe import Markup, escape
-from quart import current_app, url_for
 
 from app import text
 from app.blueprints.avatars import avatar_url
+from app.links import absolute, absolute_url
 from app.models import Comment, Notification, Post, User
 from app.queries.posts import FeedItem
 from app.queries.users import Counts
@@ -29,22 +29,16 @@ def iso(when: datetime | None) -> str | None:
     return None if when is None else when.isoformat(timespec="milliseconds")
 
 
-def absolute(path: str) -> str:
-    """An absolute URL on BASE_URL: never on the request's Host header."""
-    base: str = current_app.config["BASE_URL"]
-    return base + path
-
-
 def profile_url(name: str) -> str:
-    return absolute(url_for("users.profile", username=name))
+    return absolute_url("users.profile", username=name)
 
 
 def tag_url(key: str) -> str:
-    return absolute(url_for("tags.show", tag=key))
+    return absolute_url("tags.show", tag=key)
 
 
 def post_url(post_id: int) -> str:
-    return absolute(url_for("posts.show", post_id=post_id))
+    return absolute_url("posts.show", post_id=post_id)
 
 
 @dataclass

@@ -11,9 +11,8 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 from email.utils import format_datetime
-from typing import Any
 
-from quart import Blueprint, Response, abort, current_app, request, url_for
+from quart import Blueprint, Response, abort, request
 from quart.typing import ResponseReturnValue
 from werkzeug.http import parse_date
 
@@ -23,6 +22,7 @@ from app.blueprints.tags import key_or_404
 from app.blueprints.users import user_or_404
 from app.clock import utcnow
 from app.db import read_session
+from app.links import absolute_url
 from app.pagination import FIRST, Page
 from app.queries import posts, tags
 from app.queries.posts import FeedItem
@@ -31,12 +31,6 @@ from app.web import render_template
 bp = Blueprint("atom", __name__)
 
 ATOM = "application/atom+xml"
-
-
-def absolute_url(endpoint: str, **values: Any) -> str:
-    """The address of a Warble page as the world knows it: BASE_URL and the path."""
-    base: str = current_app.config["BASE_URL"]
-    return base + url_for(endpoint, **values)
 
 
 def _content(item: FeedItem, users: dict[str, str]) -> str:
