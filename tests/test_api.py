@@ -721,6 +721,44 @@ async def test_suspension_from_admin_ends_the_users_tokens_for_good(
     assert refused.status_code == 401  # unsuspending brings no token back
 
 
+async def test_staff_hear_of_reports_and_sign_ups_as_mastodons_admin_types(
+    make_app, make_user, make_post, make_token
+):
+    client = Client((await make_app(REGISTRATION="approval")).test_client())
+    admin = await make_user("boss", role="admin")
+    alice, bob = await make_user("alice"), await make_user("bob")
+    post = await make_post(bob, "buy my stuff")
+    await client.login(alice)
+    form = {"reason": "spam", "comment": "an advert"}
+    assert (await client.post(f"/posts/{post.id}/report", form)).status_code == 302
+    await client.post("/user/bob/report", {"reason": "abuse", "comment": "rude"})
+    client.logout()
+    signup = {"username": "newbie", "email": "n@example.com", "password": "long enough"}
+    signup["signup_reason"] = "I like tea"
+    assert (await client.post("/register", signup)).status_code == 200  # "waiting" page
+    token = await make_token(admin)
+
+    notes = await (await api(client, "GET", "/api/v1/notifications", token)).get_json()
+    assert [(n["type"], n["account"]["acct"]) for n in notes] == [
+        ("admin.sign_up", "newbie"),
+        ("admin.report", "alice"),
+        ("admin.report", "alice"),
+    ]
+    assert notes[0]["report"] is None and notes[0]["status"] is None
+    about_bob, about_post = notes[1]["report"], notes[2]["report"]
+    assert about_post["category"] == "spam" and about_post["comment"] == "an advert"
+    assert about_post["status_ids"] == [str(post.id)]
+    assert about_post["target_account"]["acct"] == "bob"
+    assert (about_post["action_taken"], about_post["action_taken_at"]) == (False, None)
+    assert about_post["forwarded"] is False and about_post["rule_ids"] == []
+    assert (about_bob["category"], about_bob["status_ids"]) == ("other", [])
+    assert notes[1]["status"] is None
+    only = await api(client, "GET", "/api/v1/notifications?types[]=admin.sign_up", token)
+    assert [n["type"] for n in await only.get_json()] == ["admin.sign_up"]
+    one = await api(client, "GET", f"/api/v1/notifications/{notes[2]['id']}", token)
+    assert (await one.get_json())["report"]["id"] == about_post["id"]
+
+
 async def test_what_warble_has_none_of_is_an_empty_answer_with_its_scope(
     client, make_user, make_token
 ):

@@ -16,7 +16,7 @@ from markupsafe import Markup, escape
 from app import text
 from app.blueprints.avatars import avatar_url
 from app.links import absolute, absolute_url
-from app.models import Comment, Notification, Post, User
+from app.models import Comment, Notification, Post, Report, User
 from app.queries.posts import FeedItem
 from app.queries.users import Counts
 
@@ -241,16 +241,43 @@ def relationship(
 
 
 # Warble's kinds → Mastodon's types. A comment is a reply to the user's post: a "mention"
-# carrying the post, as the closest type clients show (Mastodon has no comment).
+# carrying the post, as the closest type clients show (Mastodon has no comment). A report
+# and an account waiting for approval are what Mastodon tells its staff as admin.report
+# (the account: the reporter) and admin.sign_up (the account: the newcomer).
 NOTIFICATION_TYPES = {
     "follow": "follow",
     "like": "favourite",
     "mention": "mention",
     "comment": "mention",
+    "report": "admin.report",
+    "signup": "admin.sign_up",
 }
 
+# Warble's report reasons → Mastodon's categories. Mastodon's "violation" names the server
+# rules broken (rule_ids); Warble has no rules, so abuse is "other" (as Mastodon files a
+# report that names no rule), and the reporter's words are in `comment`.
+REPORT_CATEGORIES = {"spam": "spam", "abuse": "other", "illegal": "legal", "other": "other"}
 
-def notification(n: Notification, st: Json | None, ctx: Context) -> Json:
+
+def report(r: Report, ctx: Context) -> Json:
+    """https://docs.joinmastodon.org/entities/Report/ — `status_ids` holds the reported post
+    (a comment is no status of its own: a comment's report names none); no rules, never
+    forwarded (no federation). Resolved, dismissed or not, is `action_taken` as on Mastodon."""
+    return {
+        "id": str(r.id),
+        "action_taken": r.resolved_at is not None,
+        "action_taken_at": iso(r.resolved_at),
+        "category": REPORT_CATEGORIES.get(r.reason, "other"),
+        "comment": r.comment,
+        "forwarded": False,
+        "created_at": iso(r.created_at),
+        "status_ids": [str(r.post_id)] if r.post_id is not None and r.comment_id is None else [],
+        "rule_ids": [],
+        "target_account": account(r.account, ctx.counts.get(r.account_id, NO_COUNTS)),
+    }
+
+
+def notification(n: Notification, st: Json | None, rep: Json | None, ctx: Context) -> Json:
     return {
         "id": str(n.id),
         "type": NOTIFICATION_TYPES.get(n.kind, n.kind),
@@ -258,7 +285,7 @@ def notification(n: Notification, st: Json | None, ctx: Context) -> Json:
         "group_key": f"ungrouped-{n.id}",
         "account": account(n.actor, ctx.counts.get(n.actor_id, NO_COUNTS)),
         "status": st,
-        "report": None,
+        "report": rep,
     }
 
 
