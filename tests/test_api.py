@@ -397,6 +397,35 @@ async def test_rate_limit_headers_together_and_429_json(make_app):
     assert refused.headers["X-RateLimit-Remaining"] == "0"
 
 
+async def test_one_token_from_many_addresses_is_limited_per_token(make_app, make_user, make_token):
+    """Behind a proxy each request comes from another address, so only the token's own budget
+    can refuse the third one."""
+    app = await make_app(RATE_LIMITS=True, RATE_LIMIT_API="2/minute", PROXY_HOPS=1)
+    client = Client(app.test_client())
+    token = await make_token(await make_user("alice"))
+
+    async def from_address(n: int) -> Any:
+        forwarded = {"X-Forwarded-For": f"192.0.2.{n}"}
+        return await api(client, "GET", "/api/v1/timelines/home", token, headers=forwarded)
+
+    for n, remaining in ((1, "1"), (2, "0")):
+        answer = await from_address(n)
+        assert answer.status_code == 200
+        assert answer.headers["X-RateLimit-Remaining"] == remaining
+    refused = await from_address(3)
+    assert refused.status_code == 429
+    assert (await refused.get_json()) == {"error": "Too many requests"}
+    assert refused.headers["X-RateLimit-Limit"] == "2"
+    assert refused.headers["X-RateLimit-Remaining"] == "0"
+    assert "X-RateLimit-Reset" in refused.headers
+    assert int(refused.headers["Retry-After"]) > 0
+    # Another token from the same address is not refused: the budget spent was the token's.
+    other = await make_token(await make_user("bob"))
+    forwarded = {"X-Forwarded-For": "192.0.2.4"}
+    answer = await api(client, "GET", "/api/v1/timelines/home", other, headers=forwarded)
+    assert answer.status_code == 200
+
+
 async def test_cors_on_api_and_token_without_credentials(client):
     answer = await client.raw.options(
         "/api/v1/timelines/public", headers={"Origin": "https://app.example"}
