@@ -278,6 +278,36 @@ async def test_password_change_suspension_and_waiting_approval_end_tokens(
     assert answer.status_code == 401
 
 
+async def test_authorized_apps_says_never_used_until_a_token_is_used_then_notes_it_sparingly(
+    client, make_user, make_token, session
+):
+    alice = await make_user("alice")
+    token = await make_token(alice, "read write")
+    await client.login(alice)
+    html = await body(await client.get("/settings/apps"))
+    assert "never used" in html and "last used" not in html
+
+    async def last_used() -> Any:
+        session.expire_all()
+        return await session.scalar(select(OAuthToken.last_used_at))
+
+    assert await last_used() is None
+    await api(client, "GET", "/api/v1/timelines/home", token)
+    first = await last_used()
+    assert first is not None
+    html = await body(await client.get("/settings/apps"))
+    assert "last used" in html and "never used" not in html
+    a_minute_ago = utcnow() - timedelta(minutes=1)
+    await session.execute(update(OAuthToken).values(last_used_at=a_minute_ago))
+    await session.commit()
+    await api(client, "GET", "/api/v1/timelines/home", token)
+    assert await last_used() == a_minute_ago  # not written on every request
+    await session.execute(update(OAuthToken).values(last_used_at=utcnow() - timedelta(minutes=6)))
+    await session.commit()
+    await api(client, "GET", "/api/v1/timelines/home", token)
+    assert await last_used() > a_minute_ago
+
+
 async def test_settings_lists_authorized_apps_and_revoke_ends_their_tokens(
     client, make_user, make_token
 ):
