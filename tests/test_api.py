@@ -511,6 +511,27 @@ async def test_edit_history_context_and_likes(client, make_user, make_token):
     assert [acc["acct"] for acc in by] == ["bob"]
 
 
+async def test_context_leaves_out_the_comments_of_deleted_accounts(
+    client, make_user, make_post, make_token
+):
+    alice, bob, carol = await make_user("alice"), await make_user("bob"), await make_user("carol")
+    post = await make_post(alice, "tea?")
+    for commenter, words in ((bob, "yes"), (carol, "always")):
+        await client.login(commenter)
+        await client.post(f"/posts/{post.id}/comments", {"body": words})
+    await client.login(await make_user("boss", role="admin"))
+    deleted = await client.post("/admin/accounts/bob/delete", {"reason": "asked to leave"})
+    assert deleted.status_code == 302
+    answer = await api(
+        client, "GET", f"/api/v1/statuses/{post.id}/context", await make_token(alice)
+    )
+    assert answer.status_code == 200
+    descendants = (await answer.get_json())["descendants"]
+    assert [(d["account"]["acct"], d["content"]) for d in descendants] == [
+        ("carol", "<p>always</p>")
+    ]
+
+
 BAD_INPUT = [
     ("GET", "/api/v1/nothing/here", None, 404),
     ("GET", "/api/v1/accounts/999999", None, 404),

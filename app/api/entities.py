@@ -169,21 +169,19 @@ def _unique_tags(body: str) -> list[text.Tag]:
     return list(seen.values())
 
 
-def comment_status(comment: Comment, post: Post, ctx: Context) -> Json:
+def comment_status(comment: Comment, author: User, post: Post, ctx: Context) -> Json:
     """A comment as a reply to its post (GET /api/v1/statuses/:id/context only): its id is
     "c" + the comment's id, since comments are numbered apart from posts; the statuses
-    methods do not take it."""
+    methods do not take it. Only a comment with an author is one: Mastodon always sends the
+    account."""
     url = post_url(post.id) + f"#comment-{comment.id}"
-    author = comment.author
     return {
         "id": f"c{comment.id}",
         "uri": url,
         "url": url,
         "created_at": iso(comment.created_at or post.created_at),
         "edited_at": None,
-        "account": None
-        if author is None
-        else account(author, ctx.counts.get(author.id, NO_COUNTS)),
+        "account": account(author, ctx.counts.get(author.id, NO_COUNTS)),
         "content": _paragraphs(comment.body, {}),
         "visibility": "public",
         "sensitive": False,
