@@ -534,6 +534,8 @@ async def test_context_leaves_out_the_comments_of_deleted_accounts(
 
 BAD_INPUT = [
     ("GET", "/api/v1/nothing/here", None, 404),
+    ("GET", "/api", None, 404),
+    ("POST", "/api", {"status": "x"}, 404),
     ("GET", "/api/v1/accounts/999999", None, 404),
     ("GET", "/api/v1/accounts/abc", None, 404),
     ("GET", "/api/v1/accounts/99999999999999", None, 404),
@@ -567,6 +569,14 @@ BAD_INPUT = [
     ("POST", "/oauth/revoke", {"token": "x"}, 403),
     ("PATCH", "/api/v1/statuses/1", None, 405),
 ]
+
+
+async def test_bare_api_is_the_apis_json_404_not_a_page(client):
+    answer = await client.raw.get("/api")
+    assert answer.status_code == 404
+    assert answer.headers["Content-Type"] == "application/json"
+    assert await answer.get_json() == {"error": "Record not found"}
+    assert answer.headers["Access-Control-Allow-Origin"] == "*"
 
 
 async def test_bad_input_is_4xx_json_never_500(client, make_user, make_token):
