@@ -82,6 +82,18 @@ def path_for(endpoint: str, **values: Any) -> str:
     return links.path(endpoint, **values)
 
 
+def absolute(path: str) -> str:
+    """An absolute URL on BASE_URL, the only source of them: never the request's Host header
+    (which anyone can forge, or a proxy rewrite)."""
+    base: str = current_app.config["BASE_URL"]
+    return base + path
+
+
+def absolute_url(endpoint: str, **values: Any) -> str:
+    """The address of a Warble page as the world knows it: BASE_URL and url_for's path."""
+    return absolute(url_for(endpoint, **values))
+
+
 def init_app(app: Quart) -> None:
     links = Links(app)
     app.extensions["links"] = links

@@ -41,8 +41,9 @@ VARY = ("HX-Request", "HX-Boosted", "HX-History-Restore-Request", "Cookie")
 
 
 # The client API (app/api/): Bearer tokens only, never the session cookie, JSON errors.
+# Bare "/api" is the API's too: a client that strips the slash gets the API's 404, not a page.
 API_PREFIX = "/api/"
-API_PATHS = frozenset({"/oauth/token", "/oauth/revoke"})
+API_PATHS = frozenset({"/api", "/oauth/token", "/oauth/revoke"})
 
 
 def is_api_request() -> bool:

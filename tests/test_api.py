@@ -244,6 +244,36 @@ async def test_password_change_suspension_and_waiting_approval_end_tokens(
     assert answer.status_code == 401
 
 
+async def test_authorized_apps_says_never_used_until_a_token_is_used_then_notes_it_sparingly(
+    client, make_user, make_token, session
+):
+    alice = await make_user("alice")
+    token = await make_token(alice, "read write")
+    await client.login(alice)
+    html = await body(await client.get("/settings/apps"))
+    assert "never used" in html and "last used" not in html
+
+    async def last_used() -> Any:
+        session.expire_all()
+        return await session.scalar(select(OAuthToken.last_used_at))
+
+    assert await last_used() is None
+    await api(client, "GET", "/api/v1/timelines/home", token)
+    first = await last_used()
+    assert first is not None
+    html = await body(await client.get("/settings/apps"))
+    assert "last used" in html and "never used" not in html
+    a_minute_ago = utcnow() - timedelta(minutes=1)
+    await session.execute(update(OAuthToken).values(last_used_at=a_minute_ago))
+    await session.commit()
+    await api(client, "GET", "/api/v1/timelines/home", token)
+    assert await last_used() == a_minute_ago  # not written on every request
+    await session.execute(update(OAuthToken).values(last_used_at=utcnow() - timedelta(minutes=6)))
+    await session.commit()
+    await api(client, "GET", "/api/v1/timelines/home", token)
+    assert await last_used() > a_minute_ago
+
+
 async def test_settings_lists_authorized_apps_and_revoke_ends_their_tokens(
     client, make_user, make_token
 ):
@@ -363,6 +393,35 @@ async def test_rate_limit_headers_together_and_429_json(make_app):
     assert refused.headers["X-RateLimit-Remaining"] == "0"
 
 
+async def test_one_token_from_many_addresses_is_limited_per_token(make_app, make_user, make_token):
+    """Behind a proxy each request comes from another address, so only the token's own budget
+    can refuse the third one."""
+    app = await make_app(RATE_LIMITS=True, RATE_LIMIT_API="2/minute", PROXY_HOPS=1)
+    client = Client(app.test_client())
+    token = await make_token(await make_user("alice"))
+
+    async def from_address(n: int) -> Any:
+        forwarded = {"X-Forwarded-For": f"192.0.2.{n}"}
+        return await api(client, "GET", "/api/v1/timelines/home", token, headers=forwarded)
+
+    for n, remaining in ((1, "1"), (2, "0")):
+        answer = await from_address(n)
+        assert answer.status_code == 200
+        assert answer.headers["X-RateLimit-Remaining"] == remaining
+    refused = await from_address(3)
+    assert refused.status_code == 429
+    assert (await refused.get_json()) == {"error": "Too many requests"}
+    assert refused.headers["X-RateLimit-Limit"] == "2"
+    assert refused.headers["X-RateLimit-Remaining"] == "0"
+    assert "X-RateLimit-Reset" in refused.headers
+    assert int(refused.headers["Retry-After"]) > 0
+    # Another token from the same address is not refused: the budget spent was the token's.
+    other = await make_token(await make_user("bob"))
+    forwarded = {"X-Forwarded-For": "192.0.2.4"}
+    answer = await api(client, "GET", "/api/v1/timelines/home", other, headers=forwarded)
+    assert answer.status_code == 200
+
+
 async def test_cors_on_api_and_token_without_credentials(client):
     answer = await client.raw.options(
         "/api/v1/timelines/public", headers={"Origin": "https://app.example"}
@@ -418,8 +477,31 @@ async def test_edit_history_context_and_likes(client, make_user, make_token):
     assert [acc["acct"] for acc in by] == ["bob"]
 
 
+async def test_context_leaves_out_the_comments_of_deleted_accounts(
+    client, make_user, make_post, make_token
+):
+    alice, bob, carol = await make_user("alice"), await make_user("bob"), await make_user("carol")
+    post = await make_post(alice, "tea?")
+    for commenter, words in ((bob, "yes"), (carol, "always")):
+        await client.login(commenter)
+        await client.post(f"/posts/{post.id}/comments", {"body": words})
+    await client.login(await make_user("boss", role="admin"))
+    deleted = await client.post("/admin/accounts/bob/delete", {"reason": "asked to leave"})
+    assert deleted.status_code == 302
+    answer = await api(
+        client, "GET", f"/api/v1/statuses/{post.id}/context", await make_token(alice)
+    )
+    assert answer.status_code == 200
+    descendants = (await answer.get_json())["descendants"]
+    assert [(d["account"]["acct"], d["content"]) for d in descendants] == [
+        ("carol", "<p>always</p>")
+    ]
+
+
 BAD_INPUT = [
     ("GET", "/api/v1/nothing/here", None, 404),
+    ("GET", "/api", None, 404),
+    ("POST", "/api", {"status": "x"}, 404),
     ("GET", "/api/v1/accounts/999999", None, 404),
     ("GET", "/api/v1/accounts/abc", None, 404),
     ("GET", "/api/v1/accounts/99999999999999", None, 404),
@@ -453,6 +535,14 @@ BAD_INPUT = [
     ("POST", "/oauth/revoke", {"token": "x"}, 403),
     ("PATCH", "/api/v1/statuses/1", None, 405),
 ]
+
+
+async def test_bare_api_is_the_apis_json_404_not_a_page(client):
+    answer = await client.raw.get("/api")
+    assert answer.status_code == 404
+    assert answer.headers["Content-Type"] == "application/json"
+    assert await answer.get_json() == {"error": "Record not found"}
+    assert answer.headers["Access-Control-Allow-Origin"] == "*"
 
 
 async def test_bad_input_is_4xx_json_never_500(client, make_user, make_token):
@@ -685,6 +775,44 @@ async def test_suspension_from_admin_ends_the_users_tokens_for_good(
     await client.post("/admin/accounts/alice/unsuspend", {"reason": "appeal"})
     refused = await api(client, "GET", "/api/v1/timelines/home", token)
     assert refused.status_code == 401  # unsuspending brings no token back
+
+
+async def test_staff_hear_of_reports_and_sign_ups_as_mastodons_admin_types(
+    make_app, make_user, make_post, make_token
+):
+    client = Client((await make_app(REGISTRATION="approval")).test_client())
+    admin = await make_user("boss", role="admin")
+    alice, bob = await make_user("alice"), await make_user("bob")
+    post = await make_post(bob, "buy my stuff")
+    await client.login(alice)
+    form = {"reason": "spam", "comment": "an advert"}
+    assert (await client.post(f"/posts/{post.id}/report", form)).status_code == 302
+    await client.post("/user/bob/report", {"reason": "abuse", "comment": "rude"})
+    client.logout()
+    signup = {"username": "newbie", "email": "n@example.com", "password": "long enough"}
+    signup["signup_reason"] = "I like tea"
+    assert (await client.post("/register", signup)).status_code == 200  # "waiting" page
+    token = await make_token(admin)
+
+    notes = await (await api(client, "GET", "/api/v1/notifications", token)).get_json()
+    assert [(n["type"], n["account"]["acct"]) for n in notes] == [
+        ("admin.sign_up", "newbie"),
+        ("admin.report", "alice"),
+        ("admin.report", "alice"),
+    ]
+    assert notes[0]["report"] is None and notes[0]["status"] is None
+    about_bob, about_post = notes[1]["report"], notes[2]["report"]
+    assert about_post["category"] == "spam" and about_post["comment"] == "an advert"
+    assert about_post["status_ids"] == [str(post.id)]
+    assert about_post["target_account"]["acct"] == "bob"
+    assert (about_post["action_taken"], about_post["action_taken_at"]) == (False, None)
+    assert about_post["forwarded"] is False and about_post["rule_ids"] == []
+    assert (about_bob["category"], about_bob["status_ids"]) == ("other", [])
+    assert notes[1]["status"] is None
+    only = await api(client, "GET", "/api/v1/notifications?types[]=admin.sign_up", token)
+    assert [n["type"] for n in await only.get_json()] == ["admin.sign_up"]
+    one = await api(client, "GET", f"/api/v1/notifications/{notes[2]['id']}", token)
+    assert (await one.get_json())["report"]["id"] == about_post["id"]
 
 
 async def test_what_warble_has_none_of_is_an_empty_answer_with_its_scope(

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import http.client
+import io
+import urllib.parse
+import urllib.request
 from datetime import UTC, datetime, timedelta
 
 import feedparser
@@ -98,32 +103,92 @@ async def test_an_edit_changes_updated_not_the_entry_id_and_the_etag(client, ses
     assert "better words" in after.content[0].value
 
 
-async def test_a_conditional_request_gets_304_until_the_feed_changes(client, ada, write):
-    await write(ada, "one", 1)
-    response, _ = await fetch(client, "/user/ada/feed.atom")
-    etag, modified = response.headers["ETag"], response.headers["Last-Modified"]
-    assert modified == "Sun, 01 Mar 2026 09:01:00 GMT"
+class ThroughTestClient(urllib.request.HTTPHandler):
+    """feedparser's own HTTP requests (its conditional headers included), answered by the app
+    through Quart's test client on the test's loop: feedparser runs in a thread."""
 
-    again, text = await fetch(client, "/user/ada/feed.atom", **{"If-None-Match": etag})
-    assert again.status_code == 304 and text == "" and again.headers["ETag"] == etag
-    since, _ = await fetch(client, "/user/ada/feed.atom", **{"If-Modified-Since": modified})
-    assert since.status_code == 304
-    # feedparser sends both, as readers do
-    parsed = feedparser.parse(
-        await body(await client.get("/user/ada/feed.atom")), etag=etag, modified=modified
-    )
-    assert parsed.bozo == 0
+    def __init__(self, client, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self.client, self.loop = client, loop
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        path = urllib.parse.urlsplit(req.full_url).path
+        call = self.client.get(path, headers=dict(req.header_items()))
+        response = asyncio.run_coroutine_threadsafe(call, self.loop).result(timeout=30)
+        data = asyncio.run_coroutine_threadsafe(response.get_data(), self.loop).result(30)
+        lines = [f"HTTP/1.1 {response.status_code} {http.client.responses[response.status_code]}"]
+        lines += [f"{k}: {v}" for k, v in response.headers.items() if k != "Content-Length"]
+        lines.append(f"Content-Length: {len(data)}")
+        raw = "\r\n".join(lines).encode() + b"\r\n\r\n" + data
+        answer = http.client.HTTPResponse(_Wire(raw), method=req.get_method())
+        answer.begin()  # as urllib's own handler does after sending the request
+        answer.url, answer.msg = req.full_url, answer.reason
+        return answer
+
+
+class _Wire:
+    """A socket that has already received `raw`, the whole HTTP answer."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+
+    def makefile(self, mode: str) -> io.BytesIO:
+        return io.BytesIO(self.raw)
+
+
+@pytest.fixture
+def reader(client):
+    """feedparser.parse(url, etag=..., modified=...) making real HTTP requests to the app."""
+
+    async def parse(path: str, **conditions: str | None):
+        handler = ThroughTestClient(client, asyncio.get_running_loop())
+        url = f"http://localhost{path}"
+        return await asyncio.to_thread(feedparser.parse, url, handlers=[handler], **conditions)
+
+    return parse
+
+
+async def test_a_feed_reader_gets_304_while_nothing_changed_and_the_feed_after_a_change(
+    client, ada, write, reader
+):
+    await write(ada, "one", 1)
+    first = await reader("/user/ada/feed.atom")
+    assert (first.status, first.bozo, len(first.entries)) == (200, 0, 1)
+    assert "modified" not in first  # no Last-Modified: see the next test
+
+    again = await reader("/user/ada/feed.atom", etag=first.etag)
+    assert again.status == 304 and again.entries == []
+    assert again.headers["etag"] == first.etag
 
     await write(ada, "two", 2)
-    changed, text = await fetch(client, "/user/ada/feed.atom", **{"If-None-Match": etag})
-    assert changed.status_code == 200 and len(feedparser.parse(text).entries) == 2
+    changed = await reader("/user/ada/feed.atom", etag=first.etag)
+    assert changed.status == 200 and [e.title for e in changed.entries] == ["two", "one"]
     # If-None-Match decides when both are sent (RFC 9110): a stale ETag is not saved by a date.
     both, _ = await fetch(
         client,
         "/user/ada/feed.atom",
-        **{"If-None-Match": etag, "If-Modified-Since": "Sun, 01 Mar 2026 10:00:00 GMT"},
+        **{"If-None-Match": first.etag, "If-Modified-Since": "Sun, 01 Mar 2026 10:00:00 GMT"},
     )
     assert both.status_code == 200
+
+
+async def test_deleting_the_newest_post_never_earns_a_stale_304(client, ada, write, reader):
+    """The newest entry's time goes backwards when the newest post is deleted (and stays put
+    when an older one is): a Last-Modified made of it would earn readers a 304 for a feed that
+    lost an entry. So the feed sends none, and a date alone never gets a 304."""
+    await write(ada, "one", 1)
+    newest = await write(ada, "two", 2)
+    seen = await reader("/user/ada/feed.atom")
+    assert [e.title for e in seen.entries] == ["two", "one"]
+    await client.login(ada)
+    assert (await client.post(f"/posts/{newest}/delete")).status_code == 302
+
+    since_then = "Sun, 01 Mar 2026 09:02:00 GMT"  # what the newest entry's time was
+    after = await reader("/user/ada/feed.atom", etag=seen.etag, modified=since_then)
+    assert after.status == 200 and [e.title for e in after.entries] == ["one"]
+    by_date, text = await fetch(client, "/user/ada/feed.atom", **{"If-Modified-Since": since_then})
+    assert by_date.status_code == 200 and "Last-Modified" not in by_date.headers
+    assert len(feedparser.parse(text).entries) == 1
 
 
 async def test_a_tag_feed_lists_the_tags_posts_from_everyone(client, ada, make_user, write):

@@ -183,6 +183,27 @@ async def test_creating_listing_and_expiring_invites(client, make_user, session)
     assert (await other.post(f"/settings/invites/{invite.id}/expire")).status_code == 404
 
 
+@pytest.mark.parametrize(
+    "forged", [{"Host": "evil.example"}, {"X-Forwarded-Host": "evil.example"}], ids=str
+)
+async def test_an_invite_link_is_on_base_url_whatever_host_the_page_was_asked_with(
+    make_app, make_user, session, forged
+):
+    app = await make_app(BASE_URL="https://warble.example.org", PROXY_HOPS=1)
+    client = Client(app.test_client())
+    me = await make_user("alice")
+    await client.login(me)
+    await client.post("/settings/invites", {"max_uses": "5", "expires_in": "1d"})
+    invite = await session.scalar(select(Invite))
+    page = await body(await client.get("/settings/invites", headers=forged))
+    assert f'value="https://warble.example.org/register?invite={invite.code}"' in page
+    assert "evil.example" not in page
+    expired = await client.post(f"/settings/invites/{invite.id}/expire", htmx=True, headers=forged)
+    html = await body(expired)
+    assert f"https://warble.example.org/register?invite={invite.code}" in html
+    assert "evil.example" not in html
+
+
 async def test_invites_admins_only_lets_only_admins_create_them(make_app, make_user, session):
     client = Client((await make_app(INVITES="admins")).test_client())
     await client.login(await make_user("alice"))

@@ -12,11 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from markupsafe import Markup, escape
-from quart import current_app, url_for
 
 from app import text
 from app.blueprints.avatars import avatar_url
-from app.models import Comment, Notification, Post, User
+from app.links import absolute, absolute_url
+from app.models import Comment, Notification, Post, Report, User
 from app.queries.posts import FeedItem
 from app.queries.users import Counts
 
@@ -29,22 +29,16 @@ def iso(when: datetime | None) -> str | None:
     return None if when is None else when.isoformat(timespec="milliseconds")
 
 
-def absolute(path: str) -> str:
-    """An absolute URL on BASE_URL: never on the request's Host header."""
-    base: str = current_app.config["BASE_URL"]
-    return base + path
-
-
 def profile_url(name: str) -> str:
-    return absolute(url_for("users.profile", username=name))
+    return absolute_url("users.profile", username=name)
 
 
 def tag_url(key: str) -> str:
-    return absolute(url_for("tags.show", tag=key))
+    return absolute_url("tags.show", tag=key)
 
 
 def post_url(post_id: int) -> str:
-    return absolute(url_for("posts.show", post_id=post_id))
+    return absolute_url("posts.show", post_id=post_id)
 
 
 @dataclass
@@ -175,21 +169,19 @@ def _unique_tags(body: str) -> list[text.Tag]:
     return list(seen.values())
 
 
-def comment_status(comment: Comment, post: Post, ctx: Context) -> Json:
+def comment_status(comment: Comment, author: User, post: Post, ctx: Context) -> Json:
     """A comment as a reply to its post (GET /api/v1/statuses/:id/context only): its id is
     "c" + the comment's id, since comments are numbered apart from posts; the statuses
-    methods do not take it."""
+    methods do not take it. Only a comment with an author is one: Mastodon always sends the
+    account."""
     url = post_url(post.id) + f"#comment-{comment.id}"
-    author = comment.author
     return {
         "id": f"c{comment.id}",
         "uri": url,
         "url": url,
         "created_at": iso(comment.created_at or post.created_at),
         "edited_at": None,
-        "account": None
-        if author is None
-        else account(author, ctx.counts.get(author.id, NO_COUNTS)),
+        "account": account(author, ctx.counts.get(author.id, NO_COUNTS)),
         "content": _paragraphs(comment.body, {}),
         "visibility": "public",
         "sensitive": False,
@@ -247,16 +239,43 @@ def relationship(
 
 
 # Warble's kinds → Mastodon's types. A comment is a reply to the user's post: a "mention"
-# carrying the post, as the closest type clients show (Mastodon has no comment).
+# carrying the post, as the closest type clients show (Mastodon has no comment). A report
+# and an account waiting for approval are what Mastodon tells its staff as admin.report
+# (the account: the reporter) and admin.sign_up (the account: the newcomer).
 NOTIFICATION_TYPES = {
     "follow": "follow",
     "like": "favourite",
     "mention": "mention",
     "comment": "mention",
+    "report": "admin.report",
+    "signup": "admin.sign_up",
 }
 
+# Warble's report reasons → Mastodon's categories. Mastodon's "violation" names the server
+# rules broken (rule_ids); Warble has no rules, so abuse is "other" (as Mastodon files a
+# report that names no rule), and the reporter's words are in `comment`.
+REPORT_CATEGORIES = {"spam": "spam", "abuse": "other", "illegal": "legal", "other": "other"}
 
-def notification(n: Notification, st: Json | None, ctx: Context) -> Json:
+
+def report(r: Report, ctx: Context) -> Json:
+    """https://docs.joinmastodon.org/entities/Report/ — `status_ids` holds the reported post
+    (a comment is no status of its own: a comment's report names none); no rules, never
+    forwarded (no federation). Resolved, dismissed or not, is `action_taken` as on Mastodon."""
+    return {
+        "id": str(r.id),
+        "action_taken": r.resolved_at is not None,
+        "action_taken_at": iso(r.resolved_at),
+        "category": REPORT_CATEGORIES.get(r.reason, "other"),
+        "comment": r.comment,
+        "forwarded": False,
+        "created_at": iso(r.created_at),
+        "status_ids": [str(r.post_id)] if r.post_id is not None and r.comment_id is None else [],
+        "rule_ids": [],
+        "target_account": account(r.account, ctx.counts.get(r.account_id, NO_COUNTS)),
+    }
+
+
+def notification(n: Notification, st: Json | None, rep: Json | None, ctx: Context) -> Json:
     return {
         "id": str(n.id),
         "type": NOTIFICATION_TYPES.get(n.kind, n.kind),
@@ -264,7 +283,7 @@ def notification(n: Notification, st: Json | None, ctx: Context) -> Json:
         "group_key": f"ungrouped-{n.id}",
         "account": account(n.actor, ctx.counts.get(n.actor_id, NO_COUNTS)),
         "status": st,
-        "report": None,
+        "report": rep,
     }
 
 

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 from quart import Blueprint, current_app
 from sqlalchemy import func, select
 
-from app.api.entities import absolute
 from app.db import read_session
+from app.links import absolute
 from app.models import POST_MAX, Post, User
 
 bp = Blueprint("api_instance", __name__)

@@ -16,9 +16,9 @@ from app.api import entities, http
 from app.api.auth import user_with
 from app.api.load import context_for
 from app.db import read_session, write_session
-from app.models import User
+from app.models import Report, User
 from app.pagination import FIRST, PAGE_SIZE, Cursor
-from app.queries import notifications, posts
+from app.queries import moderation, notifications, posts
 from app.queries.notifications import Item
 from app.queries.search import BY_ID
 
@@ -30,18 +30,37 @@ def _key(item: Item) -> Cursor:
 
 
 async def _render(found: list[Item], me: User) -> list[dict[str, Any]]:
-    """The notifications with their accounts and posts: three statements for a page."""
+    """The notifications with their accounts and posts: three statements for a page, and one
+    per report a moderator is told about (admin.report carries the report)."""
     session = read_session()
     ids = sorted({i.notification.post_id for i in found if i.notification.post_id is not None})
     items = posts.items(await session.execute(BY_ID, {"ids": ids, "viewer": me.id})) if ids else []
     by_id = {item.post.id: item for item in items}
-    ctx = await context_for(items, [i.notification.actor for i in found])
+    reports = await _reports(found)
+    people = [i.notification.actor for i in found] + [r.account for r in reports.values()]
+    ctx = await context_for(items, people)
     out = []
     for i in found:
         n = i.notification
         post = by_id.get(n.post_id) if n.post_id is not None else None
-        out.append(entities.notification(n, entities.status(post, ctx) if post else None, ctx))
+        found_report = reports.get(n.report_id) if n.report_id is not None else None
+        out.append(
+            entities.notification(
+                n,
+                entities.status(post, ctx) if post else None,
+                entities.report(found_report, ctx) if found_report else None,
+                ctx,
+            )
+        )
     return out
+
+
+async def _reports(found: list[Item]) -> dict[int, Report]:
+    """The reports of a page's admin.report notifications, by id (a report's notifications go
+    with it, so each is there)."""
+    ids = sorted({i.notification.report_id for i in found if i.notification.report_id is not None})
+    reports = [await moderation.get_report(read_session(), report_id) for report_id in ids]
+    return {report.id: report for report in reports if report is not None}
 
 
 def _wanted(found: list[Item]) -> list[Item]:

@@ -162,7 +162,8 @@ async def history(post_id: int) -> ResponseReturnValue:
 @bp.get("/api/v1/statuses/<id:post_id>/context")
 async def context(post_id: int) -> ResponseReturnValue:
     """Ancestors: none (a post replies to nothing). Descendants: its comments, oldest first,
-    as statuses replying to it (ids "c" + the comment's id: see entities.comment_status)."""
+    as statuses replying to it (ids "c" + the comment's id: see entities.comment_status),
+    but those of deleted accounts."""
     viewer = await viewer_with("read:statuses")
     item = await item_or_404(post_id, viewer)
     session = read_session()
@@ -174,12 +175,14 @@ async def context(post_id: int) -> ResponseReturnValue:
         shown += page.items
         if (cursor := page.next) is None:
             break
-    authors = {c.author.id for c in shown if c.author is not None}
-    counts = await users.counts_of(session, authors)
+    # A comment outlives its author's account (author SET NULL) on the web, but a Mastodon
+    # status always has an account, and Mastodon deletes a deleted account's statuses.
+    written = [(c, c.author) for c in shown if c.author is not None]
+    counts = await users.counts_of(session, {author.id for _, author in written})
     ctx = entities.Context(counts)
     return {
         "ancestors": [],
-        "descendants": [entities.comment_status(c, item.post, ctx) for c in shown],
+        "descendants": [entities.comment_status(c, a, item.post, ctx) for c, a in written],
     }
 
 

@@ -13,6 +13,7 @@ from quart_auth import login_required
 from app.clock import utcnow
 from app.db import read_session, write_session
 from app.limits import account, limited
+from app.links import absolute_url
 from app.models import Invite, User
 from app.queries import invites
 from app.sessions import signed_in_user
@@ -46,7 +47,8 @@ def may_invite(user: User) -> bool:
 
 
 def link(invite: Invite) -> str:
-    return url_for("accounts.register", invite=invite.code, _external=True)
+    """The sign-up link to share: on BASE_URL, never on the Host header the page was asked with."""
+    return absolute_url("accounts.register", invite=invite.code)
 
 
 async def _page(status: int = 200, error: str | None = None) -> ResponseReturnValue:

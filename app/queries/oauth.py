@@ -119,8 +119,7 @@ async def create_token(
         app_id=app_id,
         user_id=user_id,
         scopes=scopes,
-        created_at=now,
-        last_used_at=now,
+        created_at=now,  # last_used_at stays empty until the first API request: "never used"
     )
     session.add(token)
     await session.flush()
@@ -185,8 +184,8 @@ class AuthorizedApp(NamedTuple):
 
 
 async def authorized_apps(session: AsyncSession, user_id: int) -> list[AuthorizedApp]:
-    """The apps holding tokens of the user's, most recently used first: one statement, on
-    ix_oauth_tokens_user_id_app_id."""
+    """The apps holding tokens of the user's, most recently used first (never used ones last,
+    on both databases): one statement, on ix_oauth_tokens_user_id_app_id."""
     newest = (
         select(OAuthToken.scopes)
         .where(OAuthToken.user_id == user_id, OAuthToken.app_id == OAuthApp.id)
@@ -201,6 +200,6 @@ async def authorized_apps(session: AsyncSession, user_id: int) -> list[Authorize
         .join(OAuthToken, OAuthToken.app_id == OAuthApp.id)
         .where(OAuthToken.user_id == user_id)
         .group_by(OAuthApp.id)
-        .order_by(last_used.desc(), OAuthApp.id.desc())
+        .order_by(last_used.desc().nulls_last(), OAuthApp.id.desc())
     )
     return [AuthorizedApp(*row) for row in await session.execute(stmt)]
