@@ -517,6 +517,7 @@ WEBSITE_MAX = 255
 SCOPES_MAX = 255
 REDIRECT_URIS_MAX = 2000
 IDEMPOTENCY_KEY_MAX = 255
+FEED_KEY_MAX = TAG_MAX + 8  # "tag:" and a tag's key, or "user:" and an id
 
 
 class OAuthApp(Base):
@@ -601,3 +602,16 @@ class IdempotencyKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (Index("ix_idempotency_keys_post_id", "post_id"),)
+
+
+class FeedVersion(Base):
+    """When each Atom feed last changed (app/blueprints/atom.py): the first time it was served
+    with its current ETag. Its Last-Modified, which the newest entry's time cannot be (a deleted
+    post or a suspended author takes entries out and leaves no time behind). Written only when
+    a feed is served changed."""
+
+    __tablename__ = "feed_versions"
+
+    feed: Mapped[str] = mapped_column(String(FEED_KEY_MAX), primary_key=True)  # user:ID, tag:KEY
+    etag: Mapped[str] = mapped_column(String(64))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import feedparser
 import pytest
+from sqlalchemy import select
 
 from app import config
 from app.queries import posts, tags
@@ -154,28 +155,35 @@ async def test_a_feed_reader_gets_304_while_nothing_changed_and_the_feed_after_a
     await write(ada, "one", 1)
     first = await reader("/user/ada/feed.atom")
     assert (first.status, first.bozo, len(first.entries)) == (200, 0, 1)
-    assert "modified" not in first  # no Last-Modified: see the next test
+    assert first.modified  # Last-Modified: when the feed was first served so
 
-    again = await reader("/user/ada/feed.atom", etag=first.etag)
+    again = await reader("/user/ada/feed.atom", etag=first.etag, modified=first.modified)
     assert again.status == 304 and again.entries == []
     assert again.headers["etag"] == first.etag
+    by_date = await reader("/user/ada/feed.atom", modified=first.modified)
+    assert by_date.status == 304
 
     await write(ada, "two", 2)
-    changed = await reader("/user/ada/feed.atom", etag=first.etag)
+    changed = await reader("/user/ada/feed.atom", etag=first.etag, modified=first.modified)
     assert changed.status == 200 and [e.title for e in changed.entries] == ["two", "one"]
+    assert changed.modified_parsed > first.modified_parsed
     # If-None-Match decides when both are sent (RFC 9110): a stale ETag is not saved by a date.
     both, _ = await fetch(
         client,
         "/user/ada/feed.atom",
-        **{"If-None-Match": first.etag, "If-Modified-Since": "Sun, 01 Mar 2026 10:00:00 GMT"},
+        **{"If-None-Match": first.etag, "If-Modified-Since": changed.modified},
     )
     assert both.status_code == 200
 
 
-async def test_deleting_the_newest_post_never_earns_a_stale_304(client, ada, write, reader):
-    """The newest entry's time goes backwards when the newest post is deleted (and stays put
-    when an older one is): a Last-Modified made of it would earn readers a 304 for a feed that
-    lost an entry. So the feed sends none, and a date alone never gets a 304."""
+async def test_deleting_the_newest_post_moves_last_modified_forward(
+    client, ada, write, reader, session
+):
+    """The newest entry's time would go backwards when the newest post is deleted (and stay
+    put when an older one is): Last-Modified is when the feed changed, so a reader asking by
+    date alone gets the feed that lost an entry, never a stale 304."""
+    from app.models import FeedVersion
+
     await write(ada, "one", 1)
     newest = await write(ada, "two", 2)
     seen = await reader("/user/ada/feed.atom")
@@ -183,12 +191,26 @@ async def test_deleting_the_newest_post_never_earns_a_stale_304(client, ada, wri
     await client.login(ada)
     assert (await client.post(f"/posts/{newest}/delete")).status_code == 302
 
-    since_then = "Sun, 01 Mar 2026 09:02:00 GMT"  # what the newest entry's time was
-    after = await reader("/user/ada/feed.atom", etag=seen.etag, modified=since_then)
+    after = await reader("/user/ada/feed.atom", modified=seen.modified)
     assert after.status == 200 and [e.title for e in after.entries] == ["one"]
-    by_date, text = await fetch(client, "/user/ada/feed.atom", **{"If-Modified-Since": since_then})
-    assert by_date.status_code == 200 and "Last-Modified" not in by_date.headers
-    assert len(feedparser.parse(text).entries) == 1
+    assert after.modified_parsed > seen.modified_parsed  # even within the same second
+    again = await reader("/user/ada/feed.atom", modified=after.modified)
+    assert again.status == 304
+    session.expire_all()
+    [version] = (await session.scalars(select(FeedVersion))).all()
+    assert (version.feed, f'"{version.etag}"') == (f"user:{ada.id}", after.etag)
+
+
+async def test_reading_an_unchanged_feed_writes_nothing(app, client, ada, write):
+    """One write per change of a feed, on the first request that sees it; none after."""
+    from tests.test_timeline import page_statements
+
+    await write(ada, "one", 1)
+    first = await page_statements(app, client, "/user/ada/feed.atom")
+    assert any(s.lstrip().upper().startswith("INSERT") for s in first)
+    for _ in range(2):
+        statements = await page_statements(app, client, "/user/ada/feed.atom")
+        assert all(s.lstrip().upper().startswith("SELECT") for s in statements), statements
 
 
 async def test_a_tag_feed_lists_the_tags_posts_from_everyone(client, ada, make_user, write):
@@ -227,7 +249,7 @@ async def test_an_empty_profile_feed_is_still_a_feed(client, ada):
     response, text = await fetch(client, "/user/ada/feed.atom")
     feed = feedparser.parse(text)
     assert response.status_code == 200 and feed.bozo == 0 and feed.entries == []
-    assert "Last-Modified" not in response.headers and response.headers["ETag"]
+    assert response.headers["Last-Modified"] and response.headers["ETag"]
 
 
 async def test_profile_and_tag_pages_advertise_their_feeds(client, ada, write):

@@ -564,3 +564,36 @@ async def test_0009_from_0008_adds_oauth_keeps_data_and_goes_back(empty_db):
     [users] = await execute(empty_db, "SELECT username FROM users")
     assert users == [("john",)]
     await migrate(empty_db, command.upgrade, "head")
+
+
+async def test_0010_from_0009_adds_feed_versions_keeps_data_and_goes_back(empty_db):
+    await migrate(empty_db, command.upgrade, "0009")
+    await execute(
+        empty_db,
+        SUSAN_AND_JOHN,
+        "INSERT INTO posts (author_id, body, created_at) VALUES (1, 'hi', CURRENT_TIMESTAMP)",
+    )
+    await migrate(empty_db, command.upgrade, "0010")
+    await execute(
+        empty_db,
+        "INSERT INTO feed_versions (feed, etag, changed_at) "
+        "VALUES ('user:1', 'abc', CURRENT_TIMESTAMP)",
+    )
+    try:
+        await execute(
+            empty_db,
+            "INSERT INTO feed_versions (feed, etag, changed_at) "
+            "VALUES ('user:1', 'def', CURRENT_TIMESTAMP)",
+        )
+    except Exception as error:  # IntegrityError, wrapped differently per driver
+        assert "unique" in str(error).lower() or "duplicate" in str(error).lower()
+    else:
+        raise AssertionError("a second row for one feed was accepted")
+    [kept] = await execute(empty_db, "SELECT body FROM posts")
+    assert kept == [("hi",)]
+
+    await migrate(empty_db, command.downgrade, "0009")
+    assert "feed_versions" not in await inspect_db(empty_db, tables)
+    [users] = await execute(empty_db, "SELECT username FROM users")
+    assert sorted(users) == [("john",), ("susan",)]
+    await migrate(empty_db, command.upgrade, "head")

@@ -2,33 +2,36 @@
 
 The same for everyone who asks (no viewer, no cookie): the public posts, newest first, with
 absolute links from BASE_URL (never the Host header). An entry's id is its post's address, so
-an edit changes the entry's `updated`, not its identity. Readers poll: the ETag lets them
-ask "changed?" (If-None-Match) and get a 304 without the feed.
+an edit changes the entry's `updated`, not its identity. Readers poll: the ETag and the
+Last-Modified date let them ask "changed?" (If-None-Match, If-Modified-Since) and get a 304
+without the feed.
 
-No Last-Modified: the newest entry's time is not when the feed last changed. A deleted post
-(by its author or a moderator) or a suspended author leaves no trace with a time, and takes
-entries out: the newest time then stands still or goes backwards, and a reader asking
-If-Modified-Since would be told "not modified" about a feed that lost entries. The ETag is
-computed from the entries themselves, so it changes with every one of those.
+The ETag is computed from the entries themselves, so it changes with every change: a new post,
+an edit, a deleted post, a suspended author. Last-Modified cannot be the newest entry's time:
+deleting a post or suspending an author takes entries out and leaves no time behind, so that
+time would stand still or go backwards while the feed lost entries. It is when the feed was
+first served with its current ETag, kept in feed_versions (one write per change of a feed, on
+the first request that sees it).
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from quart import Blueprint, Response, abort, request
 from quart.typing import ResponseReturnValue
+from werkzeug.http import http_date
 
 from app import text
 from app.blueprints.feeds import mentions
 from app.blueprints.tags import key_or_404
 from app.blueprints.users import user_or_404
 from app.clock import utcnow
-from app.db import read_session
+from app.db import read_session, write_session
 from app.links import absolute_url
 from app.pagination import FIRST, Page
-from app.queries import posts, tags
+from app.queries import feed_versions, posts, tags
 from app.queries.posts import FeedItem
 from app.web import render_template
 
@@ -57,26 +60,50 @@ def _validator(page: Page[FeedItem], feed_id: str) -> str:
     return hashlib.sha256(f"{feed_id}|{entries}".encode()).hexdigest()[:32]
 
 
-def _not_modified(etag: str) -> bool:
-    """If-None-Match (RFC 9110 §13.1.2); If-Modified-Since alone is answered in full, since
-    there is no Last-Modified it could be compared with (the module's docstring)."""
-    return request.if_none_match.contains(etag) or request.if_none_match.star_tag
+async def _last_changed(feed: str, etag: str) -> datetime:
+    """When the feed was first served with this ETag: recorded now if that is now. Whole
+    seconds, as HTTP dates have, and always later than the time before: two changes within a
+    second must not share a date."""
+    version = await feed_versions.known(read_session(), feed)
+    if version is not None and version.etag == etag:
+        return version.changed_at
+    now = utcnow().replace(microsecond=0)
+    if version is not None and version.changed_at >= now:
+        now = version.changed_at + timedelta(seconds=1)
+    session = await write_session()
+    await feed_versions.changed(session, feed, etag, now)
+    await session.commit()
+    return now
+
+
+def _not_modified(etag: str, changed_at: datetime) -> bool:
+    """If-None-Match, or else If-Modified-Since (RFC 9110 §13.2.2: the ETag wins)."""
+    if request.if_none_match:
+        return request.if_none_match.contains(etag) or request.if_none_match.star_tag
+    since = request.if_modified_since
+    return since is not None and changed_at <= since
 
 
 async def _feed(
     page: Page[FeedItem],
     *,
+    feed: str,
     title: str,
     subtitle: str,
     self_url: str,
     html_url: str,
     since: datetime,
 ) -> ResponseReturnValue:
-    """since: the feed's `updated` while it has no entries."""
+    """feed: its key in feed_versions; since: the feed's `updated` while it has no entries."""
     etag = _validator(page, self_url)
+    changed_at = await _last_changed(feed, etag)
     newest = max((_updated(item) for item in page.items), default=None)
-    headers = {"ETag": f'"{etag}"', "Cache-Control": "public, max-age=60"}
-    if _not_modified(etag):
+    headers = {
+        "ETag": f'"{etag}"',
+        "Last-Modified": http_date(changed_at),
+        "Cache-Control": "public, max-age=60",
+    }
+    if _not_modified(etag, changed_at):
         return Response(status=304, headers=headers)
     users = await mentions([item.post.body for item in page.items])
     body = await render_template(
@@ -103,6 +130,7 @@ async def user_feed(username: str) -> ResponseReturnValue:
     page = await posts.user_posts(read_session(), user.id, FIRST)
     return await _feed(
         page,
+        feed=f"user:{user.id}",
         title=f"{user.username} on Warble",
         subtitle=user.about_me,
         self_url=absolute_url("atom.user_feed", username=user.username),
@@ -121,6 +149,7 @@ async def tag_feed(tag: str) -> ResponseReturnValue:
     page = await posts.tagged_posts(session, key, FIRST)
     return await _feed(
         page,
+        feed=f"tag:{key}",
         title=f"#{display} on Warble",
         subtitle=f"Posts tagged #{display}, newest first.",
         self_url=absolute_url("atom.tag_feed", tag=key),
