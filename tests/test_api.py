@@ -777,6 +777,51 @@ async def test_suspension_from_admin_ends_the_users_tokens_for_good(
     assert refused.status_code == 401  # unsuspending brings no token back
 
 
+async def test_a_moderators_notifications_read_their_reports_in_one_statement(
+    app, client, make_user, make_post, make_token, session
+):
+    from sqlalchemy import event
+
+    from app.models import Notification, Report
+    from tests.test_timeline import StatementCounter
+
+    mod = await make_user("mod", role="moderator")
+    token = await make_token(mod)
+
+    async def reported(n: int) -> None:
+        for i in range(n):
+            author = await make_user(f"spam{n}x{i}")
+            post = await make_post(author, "buy")
+            report = Report(
+                reporter_id=mod.id, account_id=author.id, post_id=post.id, reason="spam"
+            )
+            session.add(report)
+            await session.flush()
+            session.add(
+                Notification(
+                    recipient_id=mod.id, kind="report", actor_id=author.id, report_id=report.id
+                )
+            )
+        await session.commit()
+
+    async def statements() -> int:
+        counter = StatementCounter()
+        engine = app.app.extensions["db_engine"].sync_engine
+        event.listen(engine, "before_cursor_execute", counter)
+        try:
+            answer = await api(client, "GET", "/api/v1/notifications", token)
+            assert answer.status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", counter)
+        return counter.count
+
+    await reported(1)
+    await api(client, "GET", "/api/v1/notifications", token)  # the first use notes last_used_at
+    one = await statements()
+    await reported(4)
+    assert await statements() == one
+
+
 async def test_staff_hear_of_reports_and_sign_ups_as_mastodons_admin_types(
     make_app, make_user, make_post, make_token
 ):

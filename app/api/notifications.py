@@ -58,9 +58,8 @@ async def _render(found: list[Item], me: User) -> list[dict[str, Any]]:
 async def _reports(found: list[Item]) -> dict[int, Report]:
     """The reports of a page's admin.report notifications, by id (a report's notifications go
     with it, so each is there)."""
-    ids = sorted({i.notification.report_id for i in found if i.notification.report_id is not None})
-    reports = [await moderation.get_report(read_session(), report_id) for report_id in ids]
-    return {report.id: report for report in reports if report is not None}
+    ids = {i.notification.report_id for i in found if i.notification.report_id is not None}
+    return await moderation.reports_by_id(read_session(), ids)
 
 
 def _wanted(found: list[Item]) -> list[Item]:

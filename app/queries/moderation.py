@@ -68,6 +68,14 @@ async def get_report(session: AsyncSession, report_id: int) -> Report | None:
     return await session.scalar(stmt)
 
 
+async def reports_by_id(session: AsyncSession, report_ids: set[int]) -> dict[int, Report]:
+    """These reports with their reporters and accounts, in one statement (none: no statement)."""
+    if not report_ids:
+        return {}
+    stmt = select(Report).options(*_with_people()).where(Report.id.in_(report_ids))
+    return {report.id: report for report in await session.scalars(stmt)}
+
+
 async def open_reports(session: AsyncSession, cursor: Cursor = OLDEST_FIRST) -> Page[Report]:
     """Open reports, oldest first (ix_reports_open), with reporter and account."""
     stmt = (
