@@ -43,9 +43,10 @@ SURFACES = [
     "following",
     "notifications",
     "api comments",
+    "api people",
 ]
 # Where the author's name is listed: a mute keeps it there (the muter can find them again).
-LISTS = {"people", "directory", "followers", "following"}
+LISTS = {"people", "directory", "followers", "following", "api people"}
 SHOWN = {  # relation -> the surfaces that show the author's post, comment, name, notification
     "none": set(SURFACES),
     "viewer blocks author": set(),
@@ -133,6 +134,8 @@ async def surfaces(client, ids: dict[str, int], token: str) -> dict[str, bool]:
     context = await api(client, "GET", f"/api/v1/statuses/{ids['other']}/context", token)
     descendants = (await context.get_json())["descendants"]
     seen["api comments"] = [d["account"]["acct"] for d in descendants] == ["amos"]
+    found = await api(client, "GET", "/api/v2/search?q=@amos&type=accounts", token)
+    seen["api people"] = [a["acct"] for a in (await found.get_json())["accounts"]] == ["amos"]
     home = await body(await client.get("/explore"))
     unread = re.search(r'<span id="notifications-count"[^>]*>(\d*)</span>', home).group(1)
     listed = await body(await client.get("/notifications"))

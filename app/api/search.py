@@ -58,13 +58,16 @@ async def search_v2() -> ResponseReturnValue:
 
 
 async def _accounts(q: str, query: search.Query, me: int | None, limit: int) -> list[Any]:
+    """The account named exactly (`@name`, `name@host`) first, then names starting with the
+    query; both as people search lists them (app/queries/visibility.py: listed)."""
     session = read_session()
     people = []
     name = local_name(q)
-    if name is not None and (exact := await users.get_user_by_username(session, name)):
-        people.append(exact)
+    if name is not None:
+        named = await search.people_by_prefix(session, name.lower(), me)
+        people += [p.user for p in named if p.user.username.lower() == name.lower()]
     if query.name_prefix:
         people += [p.user for p in await search.people_by_prefix(session, query.name_prefix, me)]
-    shown = [u for u in dict.fromkeys(people) if u.suspended_at is None and u.approved][:limit]
+    shown = list(dict.fromkeys(people))[:limit]
     counts = await users.counts_of(session, {u.id for u in shown})
     return [entities.account(u, counts[u.id]) for u in shown]
