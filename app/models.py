@@ -431,6 +431,9 @@ class Report(Base):
     comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="SET NULL"))
     reason: Mapped[str] = mapped_column(String(20))  # one of REPORT_REASONS
     comment: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # What the post or comment said when it was reported: the evidence outlives an edit or
+    # its author deleting it. None for a report about an account.
+    reported_text: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -280,6 +280,29 @@ async def test_a_suspended_authors_reported_post_can_still_be_deleted(
     assert [line[1] for line in await log_lines(session)] == ["suspend", "delete_post"]
 
 
+async def test_a_report_keeps_what_the_post_said_when_its_author_edits_or_deletes_it(
+    client, make_client, people, make_post, session
+):
+    alice = people["alice"]
+    edited, deleted = await make_post(alice, "spam one"), await make_post(alice, "spam two")
+    await client.login(people["user"])
+    for post in (edited, deleted):
+        response = await client.post(f"/posts/{post.id}/report", {"reason": "spam"})
+        assert response.status_code == 302
+    author = make_client()
+    await author.login(alice)
+    assert (await author.post(f"/posts/{edited.id}/edit", {"body": "harmless"})).status_code == 302
+    assert (await author.post(f"/posts/{deleted.id}/delete")).status_code == 302
+
+    await client.login(people["moderator"])
+    html = await body(await client.get("/admin"))
+    items = re.findall(r'<li class="report card" id="report-\d+">.*?</li>\n', html, re.S)
+    was_edited, was_deleted = sorted(items, key=lambda item: "spam two" in item)
+    assert "harmless" in was_edited and "since edited" in was_edited and "spam one" in was_edited
+    assert "A post or comment by" in was_deleted and "since deleted" in was_deleted
+    assert "spam two" in was_deleted
+
+
 async def test_deleting_a_reported_comment(client, people, session, make_post):
     post = await make_post(people["user"], "fine post")
     comment = Comment(post_id=post.id, author_id=people["alice"].id, body="nasty")

@@ -597,3 +597,25 @@ async def test_0010_from_0009_adds_feed_versions_keeps_data_and_goes_back(empty_
     [users] = await execute(empty_db, "SELECT username FROM users")
     assert sorted(users) == [("john",), ("susan",)]
     await migrate(empty_db, command.upgrade, "head")
+
+
+async def test_0011_from_0010_reports_keep_the_text_they_name_and_go_back(empty_db):
+    await migrate(empty_db, command.upgrade, "0010")
+    await execute(
+        empty_db,
+        SUSAN_AND_JOHN,
+        "INSERT INTO posts (author_id, body, created_at) VALUES (1, 'buy now', CURRENT_TIMESTAMP)",
+        "INSERT INTO comments (post_id, author_id, body, created_at) "
+        "VALUES (1, 1, 'rude', CURRENT_TIMESTAMP)",
+        "INSERT INTO reports (reporter_id, account_id, post_id, comment_id, reason, comment, "
+        "created_at) VALUES (2, 1, 1, NULL, 'spam', '', CURRENT_TIMESTAMP), "
+        "(2, 1, NULL, 1, 'abuse', '', CURRENT_TIMESTAMP), "
+        "(2, 1, NULL, NULL, 'other', 'a bot', CURRENT_TIMESTAMP)",
+    )
+    await migrate(empty_db, command.upgrade, "0011")
+    [texts] = await execute(empty_db, "SELECT reported_text FROM reports ORDER BY id")
+    assert texts == [("buy now",), ("rude",), (None,)]
+    await migrate(empty_db, command.downgrade, "0010")
+    [kept] = await execute(empty_db, "SELECT reason, comment FROM reports ORDER BY id")
+    assert kept == [("spam", ""), ("abuse", ""), ("other", "a bot")]
+    await migrate(empty_db, command.upgrade, "head")

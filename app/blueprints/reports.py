@@ -115,6 +115,7 @@ async def _report(subject: Subject) -> ResponseReturnValue:
         reason=form["reason"],
         comment=form["comment"],
         now=utcnow(),
+        reported_text=subject.quote if subject.kind != "account" else None,
         **ids,
     )
     await session.commit()

@@ -39,6 +39,7 @@ async def create_report(
     now: datetime,
     post_id: int | None = None,
     comment_id: int | None = None,
+    reported_text: str | None = None,
 ) -> Report:
     """A new open report; every moderator and admin but the reported one is notified (in this
     transaction)."""
@@ -49,6 +50,7 @@ async def create_report(
         comment_id=comment_id,
         reason=reason,
         comment=comment,
+        reported_text=reported_text,
         created_at=now,
     )
     session.add(report)
