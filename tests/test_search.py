@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from app.models import Post
 from app.pagination import FIRST
-from app.queries import search, tags
+from app.queries import search, search_author, tags
 from tests.conftest import body
 from tests.test_timeline import next_link, post_ids, statements_of
 
@@ -188,6 +188,30 @@ async def test_windows_find_every_match_newest_first_page_after_page(
     assert await walk(session, search.parse("rare")) == ids[::29][::-1]
     assert await walk(session, search.parse("oldest")) == [ids[0]]
     assert await walk(session, search.parse("nowhere")) == []
+
+
+@pytest.mark.parametrize("scan", [1, 3, 100])
+async def test_from_finds_every_match_newest_first_from_the_author_or_the_words(
+    session, make_user, make_post, monkeypatch, scan
+):
+    """from:name reads the author's posts first (a quiet author and a common word stay cheap)
+    and, past `scan` of them, the words' matches (a busy author and a rare word): every match
+    comes once, newest first, whichever way it was read, and others' posts never."""
+    monkeypatch.setattr(search_author, "AUTHOR_SCAN", scan)
+    quiet, busy = await make_user("quiet"), await make_user("busy")
+    mine, theirs = [], []
+    for n in range(60):
+        words = ["common"] + (["rare"] if n % 13 == 0 else [])
+        author, ids = (quiet, mine) if n % 4 == 0 else (busy, theirs)
+        post = await make_post(author, " ".join([*words, f"n{n}"]), at=T0 + timedelta(minutes=n))
+        ids.append((post.id, "rare" in words))
+    newest = mine[::-1]
+    assert await walk(session, search.parse("from:quiet common")) == [i for i, _ in newest]
+    assert await walk(session, search.parse("from:quiet rare")) == [i for i, r in newest if r]
+    busiest = theirs[::-1]
+    assert await walk(session, search.parse("from:busy rare")) == [i for i, r in busiest if r]
+    assert await walk(session, search.parse("from:busy common")) == [i for i, _ in busiest]
+    assert await walk(session, search.parse("from:busy nowhere")) == []
 
 
 # -- people and tags by prefix -----------------------------------------------------------------
