@@ -271,7 +271,7 @@ async def test_typing_gets_the_results_as_a_fragment_for_main(client, make_user,
     response = await client.get("/search?q=rain", htmx=True)
     assert response.status_code == 200
     html = await body(response)
-    assert "<html" not in html and html.lstrip().startswith("<h1>Results for “rain”</h1>")
+    assert "<html" not in html and "<h1>Results for “rain”</h1>" in html
     assert post_ids(html) == [post.id]
     assert "Found 0 people, 0 tags, 1 post" in response.headers["HX-Trigger"]
     assert "HX-Request" in response.headers["Vary"]
@@ -297,15 +297,25 @@ async def test_more_results_page_through_htmx_and_without_javascript(client, mak
     assert post_ids(last) == newest_first[40:] and 'id="search-end"' in last
 
 
-async def test_a_hashtag_query_goes_to_the_tag(client):
+async def test_a_submitted_hashtag_query_goes_to_the_tag_and_a_typed_one_finds_tags(client):
     response = await client.get("/search?q=%23Garden")
     assert response.status_code == 302
     assert response.headers["Location"] == "/tags/garden"
-    live = await client.get("/search?q=%23Garden", htmx=True)
+    live = await client.get("/search?q=%23Gar", htmx=True)
     assert live.status_code == 200
-    assert live.headers["HX-Push-Url"] == "/tags/garden"
+    assert "HX-Push-Url" not in live.headers  # the search's own address, as for any query
     html = await body(live)
-    assert "<html" not in html and html.lstrip().startswith("<h1>#Garden</h1>")
+    assert "<html" not in html and 'id="search-tags-none"' in html
+    assert 'id="search-tag-go"' in html and 'href="/tags/gar"' in html
+
+
+async def test_typing_answers_with_the_title_and_the_navigation_out_of_band(client):
+    html = await body(await client.get("/search?q=green+tea", htmx=True))
+    assert html.lstrip().startswith("<title>Search: green tea · Warble</title>")
+    assert '<ul class="nav-links" id="nav-links" hx-swap-oob="true">' in html
+    assert 'aria-current="page"' not in html
+    page = await body(await client.get("/search?q=green+tea"))
+    assert "hx-swap-oob" not in page and "<title>Search: green tea · Warble</title>" in page
 
 
 async def test_an_empty_search_explains_itself(client):

@@ -67,7 +67,7 @@ class Query:
     author: str | None = None  # from:name
     name_prefix: str | None = None  # one bare word: people whose name starts with it
     tag_prefix: str | None = None  # one bare word: tags (keys) that start with it
-    tag: str | None = None  # the query is one #tag: its key
+    tag: str | None = None  # the query is one #tag: its key (and a prefix while typing)
 
     @property
     def finds_posts(self) -> bool:
@@ -80,7 +80,8 @@ def parse(raw: str) -> Query:
     cleaned = text.clean(raw)[:QUERY_MAX]
     query = unicodedata.normalize("NFC", cleaned)
     if query.startswith("#") and " " not in query and text.is_tag(query[1:]):
-        return Query(cleaned, tag=text.tag_key(query[1:]))
+        key = text.tag_key(query[1:])
+        return Query(cleaned, tag=key, tag_prefix=key)
     include: list[str] = []
     exclude: list[str] = []
     author = None
