@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 from alembic import command
 from alembic.runtime.migration import MigrationContext
@@ -564,3 +567,21 @@ async def test_0009_from_0008_adds_oauth_keeps_data_and_goes_back(empty_db):
     [users] = await execute(empty_db, "SELECT username FROM users")
     assert users == [("john",)]
     await migrate(empty_db, command.upgrade, "head")
+
+
+def test_no_migration_imports_the_apps_rules():
+    """A migration runs as it was written, whatever the app's code becomes: it copies what it
+    needs (0006's POST_MAX, 0007's hashtags) instead of importing it. app.db is the exception
+    autogenerate writes (script.py.mako): its UTCDateTime names a column type, DDL only."""
+    versions = Path(__file__).parent.parent / "migrations" / "versions"
+    importing = set()
+    for path in sorted(versions.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            if any(name == "app" or name.startswith("app.") for name in names if name != "app.db"):
+                importing.add(path.name)
+    assert importing == set()
