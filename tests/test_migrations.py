@@ -569,6 +569,30 @@ async def test_0009_from_0008_adds_oauth_keeps_data_and_goes_back(empty_db):
     await migrate(empty_db, command.upgrade, "head")
 
 
+async def test_0010_from_0009_composes_the_bodies_there_are_so_search_finds_them(empty_db):
+    await migrate(empty_db, command.upgrade, "0009")
+    decomposed = "Un cafe\u0301 au lait"
+    await execute(
+        empty_db,
+        SUSAN_AND_JOHN,
+        "INSERT INTO posts (author_id, body, created_at) VALUES "
+        f"(1, '{decomposed}', '2026-01-01 10:00:00'), (2, 'plain', '2026-01-02 10:00:00')",
+    )
+    [found] = await execute(empty_db, found_by_search("café", empty_db.backend))
+    assert found == []
+    await migrate(empty_db, command.upgrade, "0010")
+    [rows, found] = await execute(
+        empty_db,
+        "SELECT id, body FROM posts ORDER BY id",
+        found_by_search("café", empty_db.backend),
+    )
+    assert rows == [(1, "Un café au lait"), (2, "plain")]
+    assert found == [(1,)]
+    await migrate(empty_db, command.downgrade, "0009")
+    [rows] = await execute(empty_db, "SELECT body FROM posts ORDER BY id")
+    assert rows == [("Un café au lait",), ("plain",)]
+
+
 def test_no_migration_imports_the_apps_rules():
     """A migration runs as it was written, whatever the app's code becomes: it copies what it
     needs (0006's POST_MAX, 0007's hashtags) instead of importing it. app.db is the exception

@@ -8,6 +8,7 @@ from urllib.parse import quote_from_bytes
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from app.models import Post
 from app.pagination import FIRST
@@ -316,6 +317,23 @@ async def test_typing_answers_with_the_title_and_the_navigation_out_of_band(clie
     assert 'aria-current="page"' not in html
     page = await body(await client.get("/search?q=green+tea"))
     assert "hx-swap-oob" not in page and "<title>Search: green tea · Warble</title>" in page
+
+
+async def test_text_typed_with_combining_accents_is_found_by_either_spelling(
+    client, session, make_user
+):
+    """Posts and edits are stored composed (NFC), as queries are read, so "cafe" + U+0301 and
+    "café" find each other on both databases."""
+    await client.login(await make_user("john"))
+    await client.post("/posts", {"body": "Un cafe\u0301 au lait"})
+    await client.post("/posts", {"body": "Na\u00efve"})
+    (stored,) = (await session.execute(select(Post.body).where(Post.body.like("Un%")))).one()
+    assert stored == "Un caf\u00e9 au lait"
+    for raw in ("caf%C3%A9", "cafe%CC%81"):  # "café", "cafe" + U+0301
+        html = await body(await client.get(f"/search?q={raw}"))
+        assert len(post_ids(html)) == 1 and "Un café au lait" in html
+    html = await body(await client.get("/search?q=nai%CC%88ve"))  # "naïve" decomposed
+    assert len(post_ids(html)) == 1
 
 
 async def test_an_empty_search_explains_itself(client):

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -76,9 +75,9 @@ class Query:
 
 def parse(raw: str) -> Query:
     """Read a query as typed, whatever it holds: controls, lone surrogates and NULs are dropped
-    (app/text.py: clean), and only the first QUERY_MAX characters count."""
-    cleaned = text.clean(raw)[:QUERY_MAX]
-    query = unicodedata.normalize("NFC", cleaned)
+    and it is composed (NFC), as bodies are (app/text.py: clean); only the first QUERY_MAX
+    characters count."""
+    query = cleaned = text.clean(raw)[:QUERY_MAX]
     if query.startswith("#") and " " not in query and text.is_tag(query[1:]):
         key = text.tag_key(query[1:])
         return Query(cleaned, tag=key, tag_prefix=key)
