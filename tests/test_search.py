@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from app.models import Post
+from app.models import Like, Post
 from app.pagination import FIRST
 from app.queries import search, search_author, tags
 from tests.conftest import body
@@ -413,6 +413,8 @@ async def test_a_search_costs_the_same_statements_whatever_it_finds(
     async def tagged(text: str) -> None:
         post = await make_post(john, text)
         await tags.set_post_tags(session, post.id, text)
+        liker = await make_user(f"liker{post.id}")
+        session.add_all([Like(post_id=post.id, user_id=who.id) for who in (liker, john)])
         await session.commit()
 
     await tagged("one more @john #more")
@@ -425,6 +427,9 @@ async def test_a_search_costs_the_same_statements_whatever_it_finds(
         await make_user(f"more{n}")
     assert {path: await statements_of(app, client, path) for path in few} == few
     assert few["/search?q=more"] <= 8
+    for path in few:  # the counts and the viewer's own likes came in those statements
+        html = await body(await client.get(path))
+        assert html.count("2 likes</a>") == 20 and html.count('aria-pressed="true"') == 20
 
 
 async def test_the_same_search_again_adds_no_history_entry(client):
