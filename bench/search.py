@@ -28,8 +28,9 @@ from bench.explain import plan
 # Words by their rank in the dataset's Zipf vocabulary (bench/dataset.py): the issue's "common
 # word" is one of the ten most frequent; its "rare" words here are ranks 10,000 and 20,000.
 WORDS = {"common word": (1, 5, 10), "middle word": (100, 1_000), "rare word": (10_000, 20_000)}
-# from:name with the quietest and the busiest author who posted, and a common and a rare word.
-AUTHOR_WORDS = {"from: common word": 1, "from: rare word": 10_000}
+# from:name with the quietest and the busiest author who posted, and a common, a middle and a
+# rare word.
+AUTHOR_WORDS = {"from: common word": 1, "from: middle word": 100, "from: rare word": 10_000}
 TAG_RANKS = {"tag timeline": (1, 50)}  # ranks among the dataset's tags
 PREFIXES = ("u", "user1", "user12345", "nobody")
 DEEP = 5  # "page 5"
