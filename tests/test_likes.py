@@ -137,7 +137,8 @@ async def test_every_post_shows_a_like_button_with_its_count(
         form = like_form(await body(await client.get(path)), post.id)
         assert f'action="/posts/{post.id}/like"' in form, path
         assert 'aria-pressed="false"' in form and "> Like</button>" in form
-        assert f'<a class="like-count" href="/posts/{post.id}/likes">0 likes</a>' in form
+        count = f'id="like-count-{post.id}" href="/posts/{post.id}/likes">0 likes</a>'
+        assert f'<a class="like-count" {count}' in form
 
 
 async def test_logged_out_readers_see_the_count_but_no_button(client, post, session, make_user):
@@ -146,6 +147,7 @@ async def test_logged_out_readers_see_the_count_but_no_button(client, post, sess
     html = await body(await client.get("/"))
     assert like_form(html, post.id) == (
         f'<span id="like-{post.id}" class="like-form"><a class="like-count" '
+        f'id="like-count-{post.id}" '
         f'href="/posts/{post.id}/likes">1 like</a></span>'
     )
     assert "/like" not in html.replace("/likes", "")
