@@ -191,14 +191,17 @@ async def test_windows_find_every_match_newest_first_page_after_page(
     assert await walk(session, search.parse("nowhere")) == []
 
 
+@pytest.mark.parametrize("dense", [0, 20_000])
 @pytest.mark.parametrize("scan", [1, 3, 100])
 async def test_from_finds_every_match_newest_first_from_the_author_or_the_words(
-    session, make_user, make_post, monkeypatch, scan
+    session, make_user, make_post, monkeypatch, scan, dense
 ):
-    """from:name reads the author's posts first (a quiet author and a common word stay cheap)
-    and, past `scan` of them, the words' matches (a busy author and a rare word): every match
-    comes once, newest first, whichever way it was read, and others' posts never."""
+    """from:name reads the author's posts first (a quiet author and a common word stay cheap:
+    each checked, or on SQLite their span of ids read when `dense`) and, past `scan` of them,
+    the words' matches (a busy author and a rare word): every match comes once, newest first,
+    whichever way it was read, and others' posts never."""
     monkeypatch.setattr(search_author, "AUTHOR_SCAN", scan)
+    monkeypatch.setattr(search_author, "DENSE_SPAN", dense)
     quiet, busy = await make_user("quiet"), await make_user("busy")
     mine, theirs = [], []
     for n in range(60):
@@ -213,6 +216,22 @@ async def test_from_finds_every_match_newest_first_from_the_author_or_the_words(
     assert await walk(session, search.parse("from:busy rare")) == [i for i, r in busiest if r]
     assert await walk(session, search.parse("from:busy common")) == [i for i, _ in busiest]
     assert await walk(session, search.parse("from:busy nowhere")) == []
+
+
+async def test_from_a_muted_or_blocked_author_finds_nothing(session, make_user, make_post):
+    from app.queries import blocks
+
+    viewer, muted, blocker = [await make_user(n) for n in ("viewer", "muted", "blocker")]
+    for author in (muted, blocker):
+        await make_post(author, "common words")
+    await blocks.mute(session, viewer.id, muted.id)
+    await blocks.block(session, blocker.id, viewer.id)
+    await session.commit()
+    for name in ("muted", "blocker"):
+        for raw in (f"from:{name} common", f"from:{name}", f"from:{name} -nothing"):
+            found = await search.search_posts(session, search.parse(raw), viewer=viewer.id)
+            assert found.items == [], raw
+            assert len((await search.search_posts(session, search.parse(raw))).items) == 1
 
 
 # -- people and tags by prefix -----------------------------------------------------------------

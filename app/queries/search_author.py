@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import UTCDateTime, dialect_of
 from app.models import Post, User
-from app.pagination import EPOCH, FETCH, PAGE_SIZE, Cursor
+from app.pagination import EPOCH, FETCH, FIRST, PAGE_SIZE, Cursor
 from app.queries import visibility
 from app.queries.posts import BEFORE_CURSOR, NEWEST_FIRST
 
@@ -46,9 +46,19 @@ from app.queries.posts import BEFORE_CURSOR, NEWEST_FIRST
 # words before their own index is asked instead: a check costs 20-180 µs on SQLite (the most
 # for a word of middling frequency), so 100 cost at most ~20 ms (docs/benchmarks.md, "Search").
 AUTHOR_SCAN = 100
+# On SQLite, when those posts span at most this many ids, the word index is read over that span
+# instead (words_in_scan): a busy author's 100 posts span ~12,000 ids at 500,000 posts.
+DENSE_SPAN = 20_000
 
 FTS = table("posts_fts", column("rowid", Integer), column("posts_fts"))
-AUTHOR = select(User.id).where(func.lower(User.username) == bindparam("author")).scalar_subquery()
+AUTHOR_ID = select(User.id).where(func.lower(User.username) == bindparam("author"))
+# The author's id as a value, not a subquery: PostgreSQL plans each statement for it (search.py
+# prepares them anew), and knows a busy author from a quiet one by the column's statistics. With
+# a subquery it guessed one row and sorted all 4,311 posts of the busiest (13.7 ms). The
+# visibility rules are the author's alone, so they are tested once on the value (a one-time
+# filter), not on each post: tested per post, they made PostgreSQL expect one row and sort
+# instead of reading the author index in order (12.3 ms; docs/benchmarks.md, "Search").
+AUTHOR = bindparam("author_id", type_=Integer)
 
 # Runs one statement of ids (on PostgreSQL planned for its words: search.py says why).
 Run = Callable[[AsyncSession, Select[Any], dict[str, Any]], Awaitable[list[int]]]
@@ -90,7 +100,7 @@ def author_first(dialect: str, include: bool, exclude: bool) -> Select[Any]:
     """Built once per shape: the author's posts newest first from the cursor, with the words
     (`include`: down to scan_end(), stopping at a full page) or without the excluded ones."""
     search: ColumnClause[Any] = literal_column("posts.search")
-    conditions = [Post.author_id == AUTHOR, BEFORE_CURSOR, visibility.shown(Post.author_id)]
+    conditions = [Post.author_id == AUTHOR, BEFORE_CURSOR, visibility.shown(AUTHOR)]
     if include:
         conditions += [FROM_SCAN_END, matching(dialect, Post.id, search, "match")]
     elif exclude:  # from:name alone, less some words: most of the author's posts qualify
@@ -101,27 +111,60 @@ def author_first(dialect: str, include: bool, exclude: bool) -> Select[Any]:
 @functools.cache
 def words_first(dialect: str) -> Select[Any]:
     """Built once per dialect: the words' matches by the author below scan_end(), newest (by id)
-    first, read from the word index (`+ 0` leaves the author index out: it was read already).
-    Ids ascend with time, as the other searches assume, so the index's own order serves and the
-    reading stops at a full page."""
+    first. Ids ascend with time, as the other searches assume.
+
+    SQLite reads the word index in its own order and stops at a full page (`+ 0` leaves the
+    author index out: through it, FTS5 would be asked post by post, as before scan_end()).
+    PostgreSQL intersects the author's older posts with the word's matches (both indexes as
+    bitmaps) and sorts what is left: reading every match of "find" (9,762 posts) for the
+    busiest author's 92 took 19 ms; the intersection ~3 (`+ 0` on the order: no primary key
+    walk, a busy author's words being rare among their posts by now).
+    """
     search: ColumnClause[Any] = literal_column("posts.search")
     if dialect == "postgresql":
-        stmt = select(Post.id).where(search.op("@@")(websearch("match")))
-        order = Post.id + literal_column("0")  # no primary key walk: a busy author's words are rare
+        stmt = select(Post.id).where(search.op("@@")(websearch("match")), Post.author_id == AUTHOR)
+        order = Post.id + literal_column("0")
     else:
         stmt = (
             select(Post.id)
             .select_from(FTS)
             .join(Post, Post.id == FTS.c.rowid)
-            .where(FTS.c.posts_fts.op("MATCH")(bindparam("match")))
+            .where(
+                FTS.c.posts_fts.op("MATCH")(bindparam("match")),
+                Post.author_id + literal_column("0") == AUTHOR,
+            )
         )
         order = FTS.c.rowid
-    stmt = stmt.where(
-        Post.author_id + literal_column("0") == AUTHOR,
-        ~FROM_SCAN_END,
-        visibility.shown(Post.author_id),
-    )
+    stmt = stmt.where(~FROM_SCAN_END, visibility.shown(AUTHOR))
     return stmt.order_by(order.desc()).limit(FETCH)
+
+
+@functools.cache
+def words_in_scan() -> Select[Any]:
+    """SQLite, an author whose AUTHOR_SCAN newest posts are close together: the words' matches
+    in that range of ids, read from the word index, newest (by id) first. Checking each post
+    against FTS5 cost 20-180 µs; reading the range costs what the word has in it, at most
+    DENSE_SPAN entries, and stops at a full page."""
+    rowid = FTS.c.rowid
+    return (
+        select(Post.id)
+        .select_from(FTS)
+        .join(Post, Post.id == rowid)
+        .where(
+            FTS.c.posts_fts.op("MATCH")(bindparam("match")),
+            rowid >= bindparam("end_id", type_=Integer),
+            rowid < bindparam("before_id", type_=Integer),
+            Post.author_id + literal_column("0") == AUTHOR,
+            BEFORE_CURSOR,
+            FROM_SCAN_END,
+            visibility.shown(AUTHOR),
+        )
+        .order_by(rowid.desc())
+        .limit(FETCH)
+    )
+
+
+NEWEST_ID = select(func.max(Post.id))
 
 
 async def author_ids(
@@ -135,10 +178,18 @@ async def author_ids(
     (`shape`: are there words to find, words to leave out)."""
     dialect = dialect_of(session)
     include, _ = shape
-    params = params | {"before_at": cursor.at, "before_id": cursor.id}
+    author_id = await session.scalar(AUTHOR_ID, params)
+    if author_id is None:
+        return []
+    params = params | {"author_id": author_id, "before_at": cursor.at, "before_id": cursor.id}
     end = (await session.execute(scan_end(AUTHOR_SCAN), params)).first() if include else None
     params |= {"end_at": end.created_at if end else EPOCH, "end_id": end.id if end else 0}
-    ids = await run(session, author_first(dialect, *shape), params)
+    first = author_first(dialect, *shape)
+    if end is not None and dialect == "sqlite":
+        top = cursor.id if cursor != FIRST else (await session.scalar(NEWEST_ID) or 0) + 1
+        if top - end.id <= DENSE_SPAN:
+            first = words_in_scan()
+    ids = await run(session, first, params)
     if end is None or len(ids) > PAGE_SIZE:
         return ids
     return ids + await run(session, words_first(dialect), params)
