@@ -2,13 +2,14 @@
 
 Reading the words' matches and keeping the author's is what the id windows do
 (app/queries/search.py), and it costs every match of a common word when the author wrote few of
-them: "from:quiet the" read a quarter of all posts (175-209 ms at 500,000 posts). So the
+them: "from:quiet the" read a quarter of all posts (120-209 ms at 500,000 posts). So the
 author's posts come first instead: newest first through the (author_id, created_at, id) index,
-each checked against the words (a lookup of that one post in the word index). A quiet author
-has few posts to check. A busy one fills the page from the first few dozen when the words are
-common; when they are rare among the author's posts, after AUTHOR_SCAN posts the rest of the
-page comes from the words' own matches, which are few since the words are rare
-(docs/architecture.md, "Search"; figures in docs/benchmarks.md).
+each checked against the words (a lookup of that one post in the word index; on SQLite, for a
+busy author, the word index read over the span of ids of those posts). A quiet author has few
+posts to check. A busy one fills the page from the first few dozen when the words are common;
+when they are rare among the author's posts, after AUTHOR_SCAN posts the rest of the page
+comes from the words' own matches by the author (docs/architecture.md, "Search"; figures in
+docs/benchmarks.md).
 
 Results are ordered as profiles are, by (created_at, id), with the same keyset cursor.
 """
@@ -52,12 +53,12 @@ DENSE_SPAN = 20_000
 
 FTS = table("posts_fts", column("rowid", Integer), column("posts_fts"))
 AUTHOR_ID = select(User.id).where(func.lower(User.username) == bindparam("author"))
-# The author's id as a value, not a subquery: PostgreSQL plans each statement for it (search.py
-# prepares them anew), and knows a busy author from a quiet one by the column's statistics. With
-# a subquery it guessed one row and sorted all 4,311 posts of the busiest (13.7 ms). The
-# visibility rules are the author's alone, so they are tested once on the value (a one-time
-# filter), not on each post: tested per post, they made PostgreSQL expect one row and sort
-# instead of reading the author index in order (12.3 ms; docs/benchmarks.md, "Search").
+# The author's id as a value, not a subquery, so that PostgreSQL plans each statement for it
+# (search.py prepares them anew) and knows a busy author from a quiet one by the column's
+# statistics. The visibility rules are the author's alone, so they are tested once on the
+# value (a one-time filter), not on each post: tested per post, they made PostgreSQL expect
+# one row and sort all 4,311 posts of the busiest author instead of reading the author index
+# in order and stopping at a page (12.3 ms, then 0.07; docs/benchmarks.md, "Search").
 AUTHOR = bindparam("author_id", type_=Integer)
 
 # Runs one statement of ids (on PostgreSQL planned for its words: search.py says why).
