@@ -54,7 +54,7 @@ def clean(text: str) -> str:
 
     NFC: "café" typed as "cafe" and a combining accent (as some keyboards and macOS file names
     write it) is stored as the one character "é", so search finds it by either spelling: the
-    indexes compare code points (migration 0010 composed the bodies stored before)."""
+    indexes compare code points (migration 0012 composed the bodies stored before)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = unicodedata.normalize("NFC", CONTROL.sub("", text)).strip()
     return "" if is_blank(text) else text

@@ -569,8 +569,8 @@ async def test_0009_from_0008_adds_oauth_keeps_data_and_goes_back(empty_db):
     await migrate(empty_db, command.upgrade, "head")
 
 
-async def test_0010_from_0009_composes_the_bodies_there_are_so_search_finds_them(empty_db):
-    await migrate(empty_db, command.upgrade, "0009")
+async def test_0012_from_0011_composes_the_bodies_there_are_so_search_finds_them(empty_db):
+    await migrate(empty_db, command.upgrade, "0011")
     decomposed = "Un cafe\u0301 au lait"
     await execute(
         empty_db,
@@ -580,7 +580,7 @@ async def test_0010_from_0009_composes_the_bodies_there_are_so_search_finds_them
     )
     [found] = await execute(empty_db, found_by_search("café", empty_db.backend))
     assert found == []
-    await migrate(empty_db, command.upgrade, "0010")
+    await migrate(empty_db, command.upgrade, "0012")
     [rows, found] = await execute(
         empty_db,
         "SELECT id, body FROM posts ORDER BY id",
@@ -588,7 +588,7 @@ async def test_0010_from_0009_composes_the_bodies_there_are_so_search_finds_them
     )
     assert rows == [(1, "Un café au lait"), (2, "plain")]
     assert found == [(1,)]
-    await migrate(empty_db, command.downgrade, "0009")
+    await migrate(empty_db, command.downgrade, "0011")
     [rows] = await execute(empty_db, "SELECT body FROM posts ORDER BY id")
     assert rows == [("Un café au lait",), ("plain",)]
 
