@@ -49,10 +49,14 @@ CONTROL = re.compile(rf"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff{BIDI_CONTROLS}
 
 
 def clean(text: str) -> str:
-    """Normalise line ends, drop control characters, lone surrogates and bidi controls, then
-    trim; text with nothing visible in it cleans to ""."""
+    """Normalise line ends, drop control characters, lone surrogates and bidi controls, trim,
+    and compose (NFC); text with nothing visible in it cleans to "".
+
+    NFC: "café" typed as "cafe" and a combining accent (as some keyboards and macOS file names
+    write it) is stored as the one character "é", so search finds it by either spelling: the
+    indexes compare code points (migration 0012 composed the bodies stored before)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = CONTROL.sub("", text).strip()
+    text = unicodedata.normalize("NFC", CONTROL.sub("", text)).strip()
     return "" if is_blank(text) else text
 
 

@@ -28,6 +28,9 @@ from bench.explain import plan
 # Words by their rank in the dataset's Zipf vocabulary (bench/dataset.py): the issue's "common
 # word" is one of the ten most frequent; its "rare" words here are ranks 10,000 and 20,000.
 WORDS = {"common word": (1, 5, 10), "middle word": (100, 1_000), "rare word": (10_000, 20_000)}
+# from:name with the quietest and the busiest author who posted, and a common, a middle and a
+# rare word.
+AUTHOR_WORDS = {"from: common word": 1, "from: middle word": 100, "from: rare word": 10_000}
 TAG_RANKS = {"tag timeline": (1, 50)}  # ranks among the dataset's tags
 PREFIXES = ("u", "user1", "user12345", "nobody")
 DEEP = 5  # "page 5"
@@ -35,6 +38,8 @@ DEEP = 5  # "page 5"
 GOALS_MS = {
     "common word": 50.0,
     "rare word": 10.0,
+    "from: common word": 50.0,
+    "from: rare word": 10.0,
     "tag timeline": 5.0,
     "people prefix": 5.0,
     "trending tags": 20.0,
@@ -122,6 +127,37 @@ async def matches(engine: AsyncEngine, word: str) -> int:
         return int(await connection.scalar(text(sql), {"w": f'"{word}"'}) or 0)
 
 
+async def authors(engine: AsyncEngine) -> tuple[str, str]:
+    """The names of the author with the fewest posts (but one) and the one with the most."""
+    sql = (
+        "SELECT u.username FROM users u JOIN posts p ON p.author_id = u.id "
+        "GROUP BY u.id, u.username ORDER BY count(*) {}, u.id LIMIT 1"
+    )
+    async with engine.connect() as connection:
+        quiet = await connection.scalar(text(sql.format("ASC")))
+        busy = await connection.scalar(text(sql.format("DESC")))
+    return str(quiet), str(busy)
+
+
+async def author_cases(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], words: list[str]
+) -> list[Case]:
+    cases = []
+    for who in await authors(engine):
+        for kind, rank in AUTHOR_WORDS.items():
+            raw = f"from:{who} {words[rank - 1]}"
+            query = search.parse(raw)
+
+            async def fetch(s: AsyncSession, c: Cursor, q: search.Query = query) -> Page[Any]:
+                return await search.search_posts(s, q, c)
+
+            for page in (1, DEEP):
+                cursor = await cursor_at(sessions, fetch, page)
+                if cursor is not None:
+                    cases.append(word_case(kind, raw, page, cursor))
+    return cases
+
+
 async def tag_count(engine: AsyncEngine, key: str) -> int:
     async with engine.connect() as connection:
         sql = text("SELECT count(*) FROM post_tags WHERE tag = :k")
@@ -148,6 +184,7 @@ async def build(
                     case = word_case(kind, word, page, cursor)
                     case.matches = count
                     cases.append(case)
+    cases += await author_cases(engine, sessions, words)
     tag_names = words[200 : 200 + TAGS]  # as bench/dataset.py draws them
     for ranks in TAG_RANKS.values():
         for rank in ranks:

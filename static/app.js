@@ -219,8 +219,8 @@ document.addEventListener("htmx:beforeRequest", (event) => {
       whenGone(item, () => focusOn(next && document.contains(next) ? next : document.getElementById(heading)));
     };
     document.addEventListener("htmx:afterRequest", focusAfter);
-  } else if (elt.closest("#feed-more")) {
-    loadingOlder = document.querySelectorAll("#feed article.post").length;
+  } else if (elt.closest(MORE)) {
+    loadingOlder = posts().length;
   }
 });
 
@@ -248,7 +248,7 @@ document.addEventListener("htmx:afterSettle", (event) => {
     focusOn(target);
   }
   if (loadingOlder !== null) {
-    const now = document.querySelectorAll("#feed article.post").length;
+    const now = posts().length;
     if (now > loadingOlder) {
       announce(`Loaded ${now - loadingOlder} older posts`);
       rememberWhereWeAre();
@@ -257,7 +257,7 @@ document.addEventListener("htmx:afterSettle", (event) => {
     loadingOlder = null;
     wantNext = false;
   }
-  if (!document.getElementById("feed-more")) wantNext = false;
+  if (!document.querySelector(MORE)) wantNext = false;
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -307,6 +307,8 @@ window.addEventListener("pageshow", returnToOpenedPost);
 const posts = () => Array.from(document.querySelectorAll("article.post"));
 let current = null; // the post j/k last moved to
 let wantNext = false; // j on the last post asked for older posts: move on when they arrive
+// The link to older posts: a feed's, or search's "More results".
+const MORE = "#feed-more, #search-more";
 
 function headerBottom() {
   const header = document.querySelector(".site-header");
@@ -333,7 +335,7 @@ function select(post, { scroll = true } = {}) {
 }
 
 function loadOlder() {
-  const more = document.getElementById("feed-more");
+  const more = document.querySelector(MORE);
   if (!more) return false;
   wantNext = true;
   const link = more.querySelector("a[hx-get]");
@@ -384,9 +386,18 @@ function focusSearch() {
 // Chromium fires on Enter and on its clear button). Enter would also submit the form and load
 // the page the results are already on: with htmx there, the form's own submission is only
 // turned into that `search` event (fired here for browsers that have no such event).
+// A #tag is searched for as a prefix while typing; Enter opens the tag's page, as the form
+// does without JavaScript: the box's `search` event is kept from htmx, the form goes.
+const isTagQuery = (value) => /^#[^\s#]+$/u.test(value.trim());
+
+document.addEventListener("search", (event) => {
+  if (event.target.id === "search-q" && isTagQuery(event.target.value)) event.stopPropagation();
+}, true);
+
 document.addEventListener("submit", (event) => {
   const form = event.target;
   if (!form.matches(".nav-search") || !window.htmx) return;
+  if (isTagQuery(form.querySelector("#search-q").value)) return;
   event.preventDefault();
   const box = form.querySelector("#search-q");
   if (!("onsearch" in box)) htmx.trigger(box, "search");

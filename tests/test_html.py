@@ -56,6 +56,8 @@ FRAGMENT_PAGE = (
     "<body><h1>{title}</h1><h2>Fragment</h2><{parent}>\n{main}\n</{parent}>{oob}</body></html>\n"
 )
 OOB_START = re.compile(r'<(\w+)\b[^>]*\shx-swap-oob="[^"]*"[^>]*>')
+# A <title> at a fragment's top level is htmx's to take out: it becomes the page's title.
+FRAGMENT_TITLE = re.compile(r"^\s*<title>[^<]*</title>")
 
 
 def split_out_of_band(fragment: str) -> tuple[str, str]:
@@ -89,7 +91,7 @@ class Document:
     def text(self) -> str:
         if self.parent is None:
             return self.html
-        main, oob = split_out_of_band(self.html)
+        main, oob = split_out_of_band(FRAGMENT_TITLE.sub("", self.html, count=1))
         return FRAGMENT_PAGE.format(
             title=html.escape(self.name),
             parent=self.parent,
@@ -254,7 +256,7 @@ async def visit_as_anonymous(v: Visits, anon: Client, w: dict[str, Any]) -> None
     await v.fragment(who, anon, "/search?q=", into="main")
     await v.page(who, anon, "/search?q=garden")
     await v.fragment(who, anon, "/search?q=ad", into="main")  # people, tags and posts
-    await v.fragment(who, anon, "/search?q=%23Garden", into="main")  # a #tag: the tag's page
+    await v.fragment(who, anon, "/search?q=%23Garden", into="main")  # a #tag, typed: tags
     await v.page(who, anon, "/search?q=%F0%9F%8C%B1")  # no words to search for
     found = await v.page(who, anon, "/search?q=from:ada")
     await v.fragment(who, anon, next_link(found), into="div")

@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, select, update
 from app.clock import utcnow
 from app.models import Like, Notification, Post
 from app.pagination import FIRST
-from app.queries import follows, likes, notifications, posts, timeline
+from app.queries import follows, likes, notifications, posts, tags, timeline
 from tests.conftest import body
 from tests.test_timeline import page_statements
 
@@ -126,12 +126,19 @@ async def test_page_statements_carry_the_count_and_the_viewers_like(
 # -- the button, as a page, an htmx fragment and a plain form ---------------------------------
 
 
-async def test_every_post_shows_a_like_button_with_its_count(client, bob, post):
-    for path in ("/explore", "/user/alice", f"/posts/{post.id}"):
+async def test_every_post_shows_a_like_button_with_its_count(
+    client, bob, alice, make_post, session
+):
+    post = await make_post(alice, "like me #hearts")
+    await tags.set_post_tags(session, post.id, post.body)
+    await session.commit()
+    pages = ("/explore", "/user/alice", f"/posts/{post.id}", "/search?q=like", "/tags/hearts")
+    for path in pages:
         form = like_form(await body(await client.get(path)), post.id)
         assert f'action="/posts/{post.id}/like"' in form, path
         assert 'aria-pressed="false"' in form and "> Like</button>" in form
-        assert f'<a class="like-count" href="/posts/{post.id}/likes">0 likes</a>' in form
+        count = f'id="like-count-{post.id}" href="/posts/{post.id}/likes">0 likes</a>'
+        assert f'<a class="like-count" {count}' in form
 
 
 async def test_logged_out_readers_see_the_count_but_no_button(client, post, session, make_user):
@@ -140,6 +147,7 @@ async def test_logged_out_readers_see_the_count_but_no_button(client, post, sess
     html = await body(await client.get("/"))
     assert like_form(html, post.id) == (
         f'<span id="like-{post.id}" class="like-form"><a class="like-count" '
+        f'id="like-count-{post.id}" '
         f'href="/posts/{post.id}/likes">1 like</a></span>'
     )
     assert "/like" not in html.replace("/likes", "")

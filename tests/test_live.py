@@ -172,6 +172,95 @@ async def test_a_comment_is_read_once_however_many_streams_show_its_post(
     )
 
 
+async def test_a_post_page_hears_its_like_count_but_not_anyones_pressed_button(
+    make_client, make_user, make_post
+):
+    alice, bob, carol = await make_user("alice"), await make_user("bob"), await make_user("carol")
+    post = await make_post(alice, "like me live")
+    alices, bobs, carols = make_client(), make_client(), make_client()
+    for client, user in ((alices, alice), (bobs, bob), (carols, carol)):
+        await client.login(user)
+    async with stream(carols, f"page=post&id={post.id}") as live:
+        await bobs.post(f"/posts/{post.id}/like")
+        liked = await live.message("likes")
+        assert liked["data"] == (
+            f'<a class="like-count" id="like-count-{post.id}" href="/posts/{post.id}/likes" '
+            'hx-swap-oob="true">1 like</a>'
+        )
+        await alices.post(f"/posts/{post.id}/like")
+        assert ">2 likes</a>" in (await live.message("likes"))["data"]
+        await bobs.post(f"/posts/{post.id}/unlike")
+        assert ">1 like</a>" in (await live.message("likes"))["data"]
+        await bobs.post(f"/posts/{post.id}/unlike")  # nothing to take back: no event
+        await carols.post(f"/posts/{post.id}/like")  # carol's own page changed as she did it
+        await live.nothing("likes")
+
+
+async def test_a_post_page_hears_its_authors_edit(make_client, make_user, make_post):
+    alice, bob = await make_user("alice"), await make_user("bob")
+    post = await make_post(alice, "first words")
+    alices, bobs = make_client(), make_client()
+    await alices.login(alice)
+    await bobs.login(bob)
+    async with stream(bobs, f"page=post&id={post.id}") as live:
+        await alices.post(f"/posts/{post.id}/edit", {"body": "better words for @bob"})
+        edited = (await live.message("edit"))["data"]
+        assert f'<p class="post-body" id="post-{post.id}-body" hx-swap-oob="true">' in edited
+        assert 'better words for <a class="mention" href="/user/bob">@bob</a>' in edited
+        assert (
+            f'<span id="post-{post.id}-edited" hx-swap-oob="true"> · <a class="edited" ' in edited
+        )
+        assert f'href="/posts/{post.id}/history">edited <time' in edited
+        assert f'<span id="post-{post.id}-start" hidden hx-swap-oob="true">better' in edited
+    async with stream(alices, f"page=post&id={post.id}") as own:
+        await alices.post(f"/posts/{post.id}/edit", {"body": "her own page has it already"})
+        await own.nothing("edit")
+
+
+async def test_a_like_and_an_edit_are_read_once_however_many_streams_show_the_post(
+    app, make_client, make_user, make_post
+):
+    alice = await make_user("alice")
+    post = await make_post(alice, "a popular post")
+    alices, bobs, carols = make_client(), make_client(), make_client()
+    for client, user in (
+        (alices, alice),
+        (bobs, await make_user("bob")),
+        (carols, await make_user("carol")),
+    ):
+        await client.login(user)
+        await client.get("/")  # the first request of a login also notes last_seen_at
+    readers = []
+    for n in range(3):
+        client = make_client()
+        await client.login(await make_user(f"reader{n}"))
+        readers.append(client)
+
+    async def statements_to_reach(clients: list[Client], liker: Client, body: str) -> int:
+        counter = StatementCounter()
+        engine = app.app.extensions["db_engine"].sync_engine
+        async with AsyncExitStack() as open_streams:
+            lives = [
+                await open_streams.enter_async_context(stream(c, f"page=post&id={post.id}"))
+                for c in clients
+            ]
+            for live in lives:  # the stream's own reads are done once its first line is sent
+                live.buffer += await live.connection.receive()
+            event.listen(engine, "before_cursor_execute", counter)
+            try:
+                await liker.post(f"/posts/{post.id}/like")
+                await alices.post(f"/posts/{post.id}/edit", {"body": body})
+                for live in lives:
+                    assert "like" in (await live.message("likes"))["data"]
+                    assert body in (await live.message("edit"))["data"]
+            finally:
+                event.remove(engine, "before_cursor_execute", counter)
+        return counter.count
+
+    one = await statements_to_reach(readers[:1], bobs, "for one")
+    assert one == await statements_to_reach(readers, carols, "for three")
+
+
 async def test_a_profile_hears_its_follower_count(make_client, make_user):
     alice, bob = await make_user("alice"), await make_user("bob")
     bobs = make_client()

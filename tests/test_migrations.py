@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 from alembic import command
 from alembic.runtime.migration import MigrationContext
@@ -619,3 +622,45 @@ async def test_0011_from_0010_reports_keep_the_text_they_name_and_go_back(empty_
     [kept] = await execute(empty_db, "SELECT reason, comment FROM reports ORDER BY id")
     assert kept == [("spam", ""), ("abuse", ""), ("other", "a bot")]
     await migrate(empty_db, command.upgrade, "head")
+
+
+async def test_0012_from_0011_composes_the_bodies_there_are_so_search_finds_them(empty_db):
+    await migrate(empty_db, command.upgrade, "0011")
+    decomposed = "Un cafe\u0301 au lait"
+    await execute(
+        empty_db,
+        SUSAN_AND_JOHN,
+        "INSERT INTO posts (author_id, body, created_at) VALUES "
+        f"(1, '{decomposed}', '2026-01-01 10:00:00'), (2, 'plain', '2026-01-02 10:00:00')",
+    )
+    [found] = await execute(empty_db, found_by_search("café", empty_db.backend))
+    assert found == []
+    await migrate(empty_db, command.upgrade, "0012")
+    [rows, found] = await execute(
+        empty_db,
+        "SELECT id, body FROM posts ORDER BY id",
+        found_by_search("café", empty_db.backend),
+    )
+    assert rows == [(1, "Un café au lait"), (2, "plain")]
+    assert found == [(1,)]
+    await migrate(empty_db, command.downgrade, "0011")
+    [rows] = await execute(empty_db, "SELECT body FROM posts ORDER BY id")
+    assert rows == [("Un café au lait",), ("plain",)]
+
+
+def test_no_migration_imports_the_apps_rules():
+    """A migration runs as it was written, whatever the app's code becomes: it copies what it
+    needs (0006's POST_MAX, 0007's hashtags) instead of importing it. app.db is the exception
+    autogenerate writes (script.py.mako): its UTCDateTime names a column type, DDL only."""
+    versions = Path(__file__).parent.parent / "migrations" / "versions"
+    importing = set()
+    for path in sorted(versions.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            if any(name == "app" or name.startswith("app.") for name in names if name != "app.db"):
+                importing.add(path.name)
+    assert importing == set()

@@ -8,10 +8,11 @@ from urllib.parse import quote_from_bytes
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
-from app.models import Post
+from app.models import Like, Post
 from app.pagination import FIRST
-from app.queries import search, tags
+from app.queries import search, search_author, tags
 from tests.conftest import body
 from tests.test_timeline import next_link, post_ids, statements_of
 
@@ -190,6 +191,49 @@ async def test_windows_find_every_match_newest_first_page_after_page(
     assert await walk(session, search.parse("nowhere")) == []
 
 
+@pytest.mark.parametrize("dense", [0, 20_000])
+@pytest.mark.parametrize("scan", [1, 3, 100])
+async def test_from_finds_every_match_newest_first_from_the_author_or_the_words(
+    session, make_user, make_post, monkeypatch, scan, dense
+):
+    """from:name reads the author's posts first (a quiet author and a common word stay cheap:
+    each checked, or on SQLite their span of ids read when `dense`) and, past `scan` of them,
+    the words' matches (a busy author and a rare word): every match comes once, newest first,
+    whichever way it was read, and others' posts never."""
+    monkeypatch.setattr(search_author, "AUTHOR_SCAN", scan)
+    monkeypatch.setattr(search_author, "DENSE_SPAN", dense)
+    quiet, busy = await make_user("quiet"), await make_user("busy")
+    mine, theirs = [], []
+    for n in range(60):
+        words = ["common"] + (["rare"] if n % 13 == 0 else [])
+        author, ids = (quiet, mine) if n % 4 == 0 else (busy, theirs)
+        post = await make_post(author, " ".join([*words, f"n{n}"]), at=T0 + timedelta(minutes=n))
+        ids.append((post.id, "rare" in words))
+    newest = mine[::-1]
+    assert await walk(session, search.parse("from:quiet common")) == [i for i, _ in newest]
+    assert await walk(session, search.parse("from:quiet rare")) == [i for i, r in newest if r]
+    busiest = theirs[::-1]
+    assert await walk(session, search.parse("from:busy rare")) == [i for i, r in busiest if r]
+    assert await walk(session, search.parse("from:busy common")) == [i for i, _ in busiest]
+    assert await walk(session, search.parse("from:busy nowhere")) == []
+
+
+async def test_from_a_muted_or_blocked_author_finds_nothing(session, make_user, make_post):
+    from app.queries import blocks
+
+    viewer, muted, blocker = [await make_user(n) for n in ("viewer", "muted", "blocker")]
+    for author in (muted, blocker):
+        await make_post(author, "common words")
+    await blocks.mute(session, viewer.id, muted.id)
+    await blocks.block(session, blocker.id, viewer.id)
+    await session.commit()
+    for name in ("muted", "blocker"):
+        for raw in (f"from:{name} common", f"from:{name}", f"from:{name} -nothing"):
+            found = await search.search_posts(session, search.parse(raw), viewer=viewer.id)
+            assert found.items == [], raw
+            assert len((await search.search_posts(session, search.parse(raw))).items) == 1
+
+
 # -- people and tags by prefix -----------------------------------------------------------------
 
 
@@ -247,7 +291,7 @@ async def test_typing_gets_the_results_as_a_fragment_for_main(client, make_user,
     response = await client.get("/search?q=rain", htmx=True)
     assert response.status_code == 200
     html = await body(response)
-    assert "<html" not in html and html.lstrip().startswith("<h1>Results for “rain”</h1>")
+    assert "<html" not in html and "<h1>Results for “rain”</h1>" in html
     assert post_ids(html) == [post.id]
     assert "Found 0 people, 0 tags, 1 post" in response.headers["HX-Trigger"]
     assert "HX-Request" in response.headers["Vary"]
@@ -273,15 +317,42 @@ async def test_more_results_page_through_htmx_and_without_javascript(client, mak
     assert post_ids(last) == newest_first[40:] and 'id="search-end"' in last
 
 
-async def test_a_hashtag_query_goes_to_the_tag(client):
+async def test_a_submitted_hashtag_query_goes_to_the_tag_and_a_typed_one_finds_tags(client):
     response = await client.get("/search?q=%23Garden")
     assert response.status_code == 302
     assert response.headers["Location"] == "/tags/garden"
-    live = await client.get("/search?q=%23Garden", htmx=True)
+    live = await client.get("/search?q=%23Gar", htmx=True)
     assert live.status_code == 200
-    assert live.headers["HX-Push-Url"] == "/tags/garden"
+    assert "HX-Push-Url" not in live.headers  # the search's own address, as for any query
     html = await body(live)
-    assert "<html" not in html and html.lstrip().startswith("<h1>#Garden</h1>")
+    assert "<html" not in html and 'id="search-tags-none"' in html
+    assert 'id="search-tag-go"' in html and 'href="/tags/gar"' in html
+
+
+async def test_typing_answers_with_the_title_and_the_navigation_out_of_band(client):
+    html = await body(await client.get("/search?q=green+tea", htmx=True))
+    assert html.lstrip().startswith("<title>Search: green tea · Warble</title>")
+    assert '<ul class="nav-links" id="nav-links" hx-swap-oob="true">' in html
+    assert 'aria-current="page"' not in html
+    page = await body(await client.get("/search?q=green+tea"))
+    assert "hx-swap-oob" not in page and "<title>Search: green tea · Warble</title>" in page
+
+
+async def test_text_typed_with_combining_accents_is_found_by_either_spelling(
+    client, session, make_user
+):
+    """Posts and edits are stored composed (NFC), as queries are read, so "cafe" + U+0301 and
+    "café" find each other on both databases."""
+    await client.login(await make_user("john"))
+    await client.post("/posts", {"body": "Un cafe\u0301 au lait"})
+    await client.post("/posts", {"body": "Na\u00efve"})
+    (stored,) = (await session.execute(select(Post.body).where(Post.body.like("Un%")))).one()
+    assert stored == "Un caf\u00e9 au lait"
+    for raw in ("caf%C3%A9", "cafe%CC%81"):  # "café", "cafe" + U+0301
+        html = await body(await client.get(f"/search?q={raw}"))
+        assert len(post_ids(html)) == 1 and "Un café au lait" in html
+    html = await body(await client.get("/search?q=nai%CC%88ve"))  # "naïve" decomposed
+    assert len(post_ids(html)) == 1
 
 
 async def test_an_empty_search_explains_itself(client):
@@ -361,6 +432,8 @@ async def test_a_search_costs_the_same_statements_whatever_it_finds(
     async def tagged(text: str) -> None:
         post = await make_post(john, text)
         await tags.set_post_tags(session, post.id, text)
+        liker = await make_user(f"liker{post.id}")
+        session.add_all([Like(post_id=post.id, user_id=who.id) for who in (liker, john)])
         await session.commit()
 
     await tagged("one more @john #more")
@@ -373,6 +446,9 @@ async def test_a_search_costs_the_same_statements_whatever_it_finds(
         await make_user(f"more{n}")
     assert {path: await statements_of(app, client, path) for path in few} == few
     assert few["/search?q=more"] <= 8
+    for path in few:  # the counts and the viewer's own likes came in those statements
+        html = await body(await client.get(path))
+        assert html.count("2 likes</a>") == 20 and html.count('aria-pressed="true"') == 20
 
 
 async def test_the_same_search_again_adds_no_history_entry(client):

@@ -10,7 +10,10 @@ stream sends what that page shows and can change:
 - `comment`: a new comment's <li> for `#comment-list`, with the post's count out of band
   (never one by someone hidden from the viewer: app/queries/visibility.py);
   `comment-gone`: a deleted comment, removed out of band, and the count;
-- `followers`: a profile's follower count (`#followers-count`), out of band.
+- `followers`: a profile's follower count (`#followers-count`), out of band;
+- `likes`: a post page's like count (`#like-count-N`), out of band, when someone else likes
+  or unlikes it (the count only: whether the viewer liked it is theirs to change);
+- `edit`: a post page's text and "edited" mark, out of band, when its author edits it.
 
 Every event carries its id; a browser that reconnects sends Last-Event-ID and gets what it
 missed from the events table (a page also passes `after`, the newest id when it was
@@ -26,6 +29,7 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from quart import Blueprint, Response, current_app, g, request, stream_with_context
 from quart.typing import ResponseReturnValue
@@ -36,12 +40,13 @@ from app import sessions, text
 from app.clock import utcnow
 from app.db import read_session, release_session
 from app.events import Hub, Subscriber, hub_of
-from app.models import Comment, Event, User
+from app.models import Comment, Event, Post, User
 from app.queries import (
     blocks,
     comments,
     events,
     follows,
+    likes,
     notifications,
     timeline,
     user_sessions,
@@ -253,6 +258,21 @@ async def _render(subscriber: Subscriber, event: Event) -> AsyncIterator[bytes]:
             return  # a comment the post's page would not show this viewer
         async for message in _comment_added(event):
             yield message
+    elif kind in {"like", "unlike"} and _on_post(subscriber, event):
+        count = await hub_of(current_app).load_once(
+            event, "likes", partial(likes.like_count, post_id=subscriber.subject)
+        )
+        html = await render_template("partials/like_count.html", post_id=event.post_id, count=count)
+        yield _message(event, "likes", html)
+    elif kind == "edit" and _on_post(subscriber, event):
+        if event.actor_id in subscriber.hidden:
+            return  # an author the viewer does not see (a mute shows the post page, not this)
+        edited = await hub_of(current_app).load_once(
+            event, "edit", partial(_load_edited_post, post_id=subscriber.subject)
+        )
+        if edited is not None:
+            html = await render_template("partials/post_edited.html", **edited)
+            yield _message(event, "edit", html)
     elif kind == "comment_deleted" and _on_post(subscriber, event):
         count = await hub_of(current_app).load_once(
             event, "comments", partial(comments.comment_count, post_id=subscriber.subject)
@@ -271,6 +291,15 @@ def _on_post(subscriber: Subscriber, event: Event) -> bool:
     it: the form's answer swapped it in or out)."""
     on_page = subscriber.page == "post" and event.post_id == subscriber.subject
     return on_page and event.actor_id != subscriber.user_id
+
+
+async def _load_edited_post(session: AsyncSession, post_id: int) -> dict[str, Any] | None:
+    """An edited post's text as it is now, and the users it mentions (none: deleted since)."""
+    post = await session.get(Post, post_id)
+    if post is None:
+        return None
+    mentions = await users.existing_usernames(session, text.mentioned([post.body]))
+    return {"post": post, "mentions": mentions}
 
 
 @dataclass(frozen=True)

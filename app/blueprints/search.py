@@ -9,7 +9,6 @@ from quart import Blueprint, g, redirect, request, url_for
 from quart.typing import ResponseReturnValue
 
 from app.blueprints.feeds import mentions
-from app.blueprints.tags import tag_context
 from app.db import read_session
 from app.pagination import Page
 from app.queries import search, tags
@@ -24,8 +23,8 @@ async def index() -> ResponseReturnValue:
     """The whole page; for htmx (typing in the box) what goes in <main>; with `before`, the
     next page of posts."""
     query = search.parse(request.args.get("q", ""))
-    if query.tag is not None:
-        return await _tag(query.tag, query.text[1:])
+    if query.tag is not None and not is_htmx():  # typed, a #tag is a prefix like any word
+        return redirect(url_for("tags.show", tag=query.tag))
     page = await search.search_posts(read_session(), query, cursor_arg(), viewer=viewer_id())
     continued = "before" in request.args
     context: dict[str, Any] = {
@@ -43,7 +42,7 @@ async def index() -> ResponseReturnValue:
             return html, 200, announce(f"Loaded {len(page.items)} more posts")
     else:
         context |= await _prefix_groups(query)
-    html, status = await render("pages/search.html", "partials/search_main.html", **context)
+    html, status = await render("pages/search.html", "partials/search_answer.html", **context)
     if not is_htmx():
         return html, status
     headers = announce(_summary(context))
@@ -83,21 +82,10 @@ def _summary(context: dict[str, Any]) -> str:
         found.append(_count(len(context["people"].items), "person", "people"))
     if query.tag_prefix is not None:
         found.append(_count(len(context["found_tags"]), "tag", "tags"))
-    found.append(_count(len(context["page"].items), "post", "posts"))
+    if query.tag is None:
+        found.append(_count(len(context["page"].items), "post", "posts"))
     return "Found " + ", ".join(found) + (", and more posts" if context["page"].next else "")
 
 
 def _count(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
-
-
-async def _tag(key: str, name: str) -> ResponseReturnValue:
-    """A query that is one #tag goes to the tag's page: a redirect, or for htmx (typing) the
-    page's content in place, with the tag's address pushed into the history."""
-    url = url_for("tags.show", tag=key)
-    if not is_htmx():
-        return redirect(url)
-    context = await tag_context(key, name)
-    context["display"] = name  # what was typed; the page itself shows the first-written form
-    html = await render_template("partials/tag_main.html", **context)
-    return html, 200, {"HX-Push-Url": url} | announce(f"Posts tagged #{name}")

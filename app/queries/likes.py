@@ -18,7 +18,7 @@ from app.clock import utcnow
 from app.db import dialect_of
 from app.models import Like, Post, User
 from app.pagination import FETCH, FIRST, Cursor, Page, cut
-from app.queries import follows, notifications, visibility
+from app.queries import events, follows, notifications, visibility
 
 # Who is looking: the page statements bind it (0 for nobody, which likes nothing).
 VIEWER = bindparam("viewer", type_=Integer)
@@ -49,6 +49,7 @@ async def like(session: AsyncSession, user_id: int, post: Post) -> bool:
     if (await session.execute(stmt)).first() is None:
         return False
     await notifications.liked(session, user_id, post.author_id, post.id, utcnow())
+    await events.publish(session, "like", actor_id=user_id, post_id=post.id)
     return True
 
 
@@ -60,7 +61,13 @@ async def unlike(session: AsyncSession, user_id: int, post: Post) -> bool:
     if (await session.execute(stmt)).first() is None:
         return False
     await notifications.unliked(session, user_id, post.author_id, post.id, utcnow())
+    await events.publish(session, "unlike", actor_id=user_id, post_id=post.id)
     return True
+
+
+async def like_count(session: AsyncSession, post_id: int) -> int:
+    """A post's likes (the live streams' count, the same for every viewer)."""
+    return await session.scalar(select(like_count_of(post_id))) or 0
 
 
 class LikeState(NamedTuple):

@@ -224,6 +224,7 @@ async def edit_post(session: AsyncSession, post_id: int, author_id: int, body: s
     # The default synchronisation also updates the post if this session holds it already.
     await session.execute(update(Post).where(Post.id == post_id).values(body=body, edited_at=now))
     await rederive_from_body(session, post_id, author_id, previous, body, now)
+    await events.publish(session, "edit", actor_id=author_id, post_id=post_id)
     return True
 
 

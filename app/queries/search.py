@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -27,12 +26,10 @@ from sqlalchemy import (
     Integer,
     Select,
     bindparam,
-    column,
     exists,
     func,
     literal_column,
     select,
-    table,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,6 +41,7 @@ from app.models import USERNAME_MAX, Follow, Post, User
 from app.pagination import FETCH, FIRST, PAGE_SIZE, Cursor, Page
 from app.queries import posts, visibility
 from app.queries.posts import FeedItem, page_of
+from app.queries.search_author import FTS, author_ids, websearch
 
 QUERY_MAX = 200  # characters of a query that are read
 PHRASES_MAX = 8  # words or phrases of each sign
@@ -68,7 +66,7 @@ class Query:
     author: str | None = None  # from:name
     name_prefix: str | None = None  # one bare word: people whose name starts with it
     tag_prefix: str | None = None  # one bare word: tags (keys) that start with it
-    tag: str | None = None  # the query is one #tag: its key
+    tag: str | None = None  # the query is one #tag: its key (and a prefix while typing)
 
     @property
     def finds_posts(self) -> bool:
@@ -77,11 +75,12 @@ class Query:
 
 def parse(raw: str) -> Query:
     """Read a query as typed, whatever it holds: controls, lone surrogates and NULs are dropped
-    (app/text.py: clean), and only the first QUERY_MAX characters count."""
-    cleaned = text.clean(raw)[:QUERY_MAX]
-    query = unicodedata.normalize("NFC", cleaned)
+    and it is composed (NFC), as bodies are (app/text.py: clean); only the first QUERY_MAX
+    characters count."""
+    query = cleaned = text.clean(raw)[:QUERY_MAX]
     if query.startswith("#") and " " not in query and text.is_tag(query[1:]):
-        return Query(cleaned, tag=text.tag_key(query[1:]))
+        key = text.tag_key(query[1:])
+        return Query(cleaned, tag=key, tag_prefix=key)
     include: list[str] = []
     exclude: list[str] = []
     author = None
@@ -164,15 +163,9 @@ async def people_by_prefix(session: AsyncSession, prefix: str, viewer: int | Non
 # -- posts -------------------------------------------------------------------------------------
 
 _low, _high = bindparam("low", type_=Integer), bindparam("high", type_=Integer)
-_author = select(User.id).where(func.lower(User.username) == bindparam("author")).scalar_subquery()
 
 
-def _websearch(query: str) -> Any:
-    """A tsquery from a query in websearch syntax that this module wrote (quoted phrases)."""
-    return func.websearch_to_tsquery(literal_column("'simple'::regconfig"), bindparam(query))
-
-
-def window_postgresql(include: bool, exclude: bool, author: bool, rest: bool) -> Select[Any]:
+def window_postgresql(rest: bool) -> Select[Any]:
     """Ids of one window, newest first. PostgreSQL plans each window by the words' frequency
     (the generated column's statistics): a common word walks the primary key backwards and
     stops after a page, a rare one reads its few matches from the GIN index.
@@ -184,57 +177,37 @@ def window_postgresql(include: bool, exclude: bool, author: bool, rest: bool) ->
     key to walk, only the word index, whose matches are few since the newest posts had few.
     """
     search: ColumnClause[Any] = literal_column("posts.search")
-    post_id = Post.id + literal_column("0") if rest and include else Post.id
-    conditions = [post_id >= _low, post_id < _high]
-    if include:
-        conditions.append(search.op("@@")(_websearch("match")))
-    elif exclude:  # from:name alone, less some words
-        conditions.append(~search.op("@@")(_websearch("unwanted")))
-    if author:
-        conditions.append(Post.author_id == _author)
-    conditions.append(visibility.shown(Post.author_id))
+    post_id = Post.id + literal_column("0") if rest else Post.id
+    conditions = [
+        post_id >= _low,
+        post_id < _high,
+        search.op("@@")(websearch("match")),
+        visibility.shown(Post.author_id),
+    ]
     return select(Post.id).where(*conditions).order_by(post_id.desc()).limit(FETCH)
 
 
-_fts = table("posts_fts", column("rowid", Integer), column("posts_fts"))
-
-
-def window_sqlite(include: bool, exclude: bool, author: bool, rest: bool) -> Select[Any]:
+def window_sqlite(rest: bool) -> Select[Any]:
     """Ids of one window, newest first: FTS5 reads its matches in descending rowid order
     within the window's range (the rest of the ids alike)."""
-    if not include:  # from:name alone, less some words
-        conditions = [
-            Post.id >= _low,
-            Post.id < _high,
-            Post.author_id == _author,
-            visibility.shown(Post.author_id),
-        ]
-        if exclude:
-            unwanted = exists().where(
-                _fts.c.posts_fts.op("MATCH")(bindparam("unwanted")), _fts.c.rowid == Post.id
-            )
-            conditions.append(~unwanted)
-        return select(Post.id).where(*conditions).order_by(Post.id.desc()).limit(FETCH)
-    stmt = select(_fts.c.rowid).where(
-        _fts.c.posts_fts.op("MATCH")(bindparam("match")), _fts.c.rowid >= _low, _fts.c.rowid < _high
+    stmt = select(FTS.c.rowid).where(
+        FTS.c.posts_fts.op("MATCH")(bindparam("match")), FTS.c.rowid >= _low, FTS.c.rowid < _high
     )
-    # Each match's author, through the key, for the visibility rules (and from:name).
-    stmt = stmt.join(Post, Post.id == _fts.c.rowid).where(visibility.shown(Post.author_id))
-    if author:
-        stmt = stmt.where(Post.author_id == _author)
-    return stmt.order_by(_fts.c.rowid.desc()).limit(FETCH)
+    # Each match's author, through the key, for the visibility rules.
+    stmt = stmt.join(Post, Post.id == FTS.c.rowid).where(visibility.shown(Post.author_id))
+    return stmt.order_by(FTS.c.rowid.desc()).limit(FETCH)
 
 
 @functools.cache
-def _window(dialect: str, include: bool, exclude: bool, author: bool, rest: bool) -> Select[Any]:
+def _window(dialect: str, rest: bool) -> Select[Any]:
     """Built once per shape of query (app/queries/__init__.py says why)."""
-    return WINDOW_STATEMENTS[dialect](include, exclude, author, rest)
+    return WINDOW_STATEMENTS[dialect](rest)
 
 
 def window(dialect: str, query: Query, *, rest: bool = False) -> Select[Any]:
-    """The statement that finds one window's ids for this query (`rest`: all older ids)."""
-    flags = bool(query.include), bool(query.exclude), query.author is not None
-    return _window(dialect, *flags, rest)
+    """The statement that finds one window's ids for this query (`rest`: all older ids); a
+    query with from:name reads the author's posts instead (app/queries/search_author.py)."""
+    return _window(dialect, rest)
 
 
 def _quoted(phrases: tuple[str, ...], joiner: str) -> str:
@@ -279,6 +252,24 @@ async def search_posts(
     dialect = dialect_of(session)
     params = search_params(query, dialect, viewer)
     run = _window_ids_planned_for_the_words if dialect == "postgresql" else _window_ids
+    if query.author is not None:
+        shape = bool(query.include), bool(query.exclude)
+        ids = await author_ids(session, run, shape, params, cursor)
+    else:
+        ids = await _windows_ids(session, run, params, cursor)
+    if not ids:
+        return Page([], None)
+    shown = {"ids": ids[:PAGE_SIZE]}
+    found = posts.items(await session.execute(BY_ID, shown | {"viewer": viewer or 0}))
+    more = len(ids) > PAGE_SIZE
+    return Page(found, Cursor(found[-1].post.created_at, found[-1].post.id) if more else None)
+
+
+async def _windows_ids(
+    session: AsyncSession, run: Any, params: dict[str, Any], cursor: Cursor
+) -> list[int]:
+    """Up to PAGE_SIZE + 1 ids that match, newest first below cursor.id, window by window."""
+    dialect = dialect_of(session)
     high = cursor.id
     if cursor == FIRST:
         high = (await session.scalar(NEWEST_ID) or 0) + 1
@@ -287,15 +278,10 @@ async def search_posts(
         if high <= 0 or len(ids) > PAGE_SIZE:
             break
         low = 0 if size is None else max(0, high - size)
-        stmt = window(dialect, query, rest=size is None)
+        stmt = _window(dialect, size is None)
         ids += await run(session, stmt, params | {"low": low, "high": high})
         high = low
-    if not ids:
-        return Page([], None)
-    shown = {"ids": ids[:PAGE_SIZE]}
-    found = posts.items(await session.execute(BY_ID, shown | {"viewer": viewer or 0}))
-    more = len(ids) > PAGE_SIZE
-    return Page(found, Cursor(found[-1].post.created_at, found[-1].post.id) if more else None)
+    return ids
 
 
 async def _window_ids(

@@ -9,12 +9,12 @@ the ORM); the statements are copied here, as they were at this revision. On Post
 the generated column rewrites the posts table once (about a minute at 5 million posts).
 """
 
+import re
+import unicodedata
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-
-from app.text import hashtags
 
 revision: str = "0007"
 down_revision: str | None = "0006"
@@ -23,6 +23,56 @@ depends_on: str | Sequence[str] | None = None
 
 TAG_MAX = 100
 BATCH = 5_000
+
+# -- what a hashtag was at this revision (app/text.py then); a migration never imports the app,
+# whose rules may change after it: a frozen copy of hashtags() and what it needs.
+INVISIBLE = (
+    r"\u00ad\u034f\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u115f-\u1160\u17b4-\u17b5"
+    r"\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff"
+    r"\uffa0\ufff0-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
+    r"\U0001d173-\U0001d17a\U000e0000-\U000e0fff"
+)
+URL_RE = re.compile(rf"https?://[^\s<>\"'{INVISIBLE}]+", re.IGNORECASE)
+BIDI = re.compile(r"[\u202a-\u202e\u2066-\u2069]")
+TAG_BLOCKED_AFTER = "&/#"
+
+
+def tag_key(name: str) -> str:
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+
+
+def is_tag_char(char: str) -> bool:
+    return char == "_" or char.isalnum() or unicodedata.category(char)[0] == "M"
+
+
+def is_tag(name: str) -> bool:
+    return (
+        0 < len(name) <= TAG_MAX
+        and all(is_tag_char(c) for c in name)
+        and any(c.isalpha() for c in name)
+        and len(tag_key(name)) <= TAG_MAX
+    )
+
+
+def hashtags(body: str) -> list[tuple[str, str]]:
+    """The distinct (key, display) tags of a body in order of appearance, as first written."""
+    body = BIDI.sub("", body)
+    urls = [m.span() for m in URL_RE.finditer(body)]
+    found: dict[str, tuple[str, str]] = {}
+    for match in re.finditer("#", body):
+        start = match.start()
+        if start and (is_tag_char(body[start - 1]) or body[start - 1] in TAG_BLOCKED_AFTER):
+            continue
+        if any(low <= start < high for low, high in urls):
+            continue
+        end = start + 1
+        while end < len(body) and is_tag_char(body[end]):
+            end += 1
+        display = body[start + 1 : end]
+        if is_tag(display):
+            found.setdefault(tag_key(display), (tag_key(display), display))
+    return list(found.values())
+
 
 SEARCH_DDL = {
     "postgresql": [
@@ -101,9 +151,9 @@ def backfill_tags() -> None:
     after = 0
     while rows := connection.execute(select, {"after": after, "n": BATCH}).all():
         found = [
-            {"post_id": post_id, "tag": tag.key, "display": tag.display}
+            {"post_id": post_id, "tag": key, "display": display}
             for post_id, body in rows
-            for tag in hashtags(body)
+            for key, display in hashtags(body)
         ]
         if found:
             connection.execute(insert, found)

@@ -26,6 +26,8 @@ STATUS_MESSAGE = re.compile(
 )
 # What htmx and Chromium log for a request that never got an answer.
 UNREACHABLE_MESSAGE = re.compile(r"^htmx:(sendError|afterRequest)|net::ERR_CONNECTION_REFUSED")
+# What htmx logs for a request it aborted itself (hx-sync="this:replace": a newer search).
+REPLACED_MESSAGE = re.compile(r"^htmx:(sendAbort|afterRequest)")
 _watches: weakref.WeakKeyDictionary[Page, Watch] = weakref.WeakKeyDictionary()
 
 
@@ -41,6 +43,7 @@ class Watch:
         self.problems: list[str] = []
         self.expected_statuses: set[int] = set()
         self.unreachable_expected = False
+        self.replaced_expected = False
         _watches[page] = self
         page.on("console", self._console)
         page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
@@ -55,6 +58,10 @@ class Watch:
         """The journey cuts the server off on purpose (requests aborted with page.route)."""
         self.unreachable_expected = True
 
+    def expect_replaced(self) -> None:
+        """The journey has htmx abort a request on purpose (a newer one replaces it)."""
+        self.replaced_expected = True
+
     def _console(self, message: ConsoleMessage) -> None:
         if message.type != "error":
             return
@@ -63,6 +70,8 @@ class Watch:
         if status and int(status.group(1) or status.group(2)) in self.expected_statuses:
             return
         if self.unreachable_expected and UNREACHABLE_MESSAGE.search(message.text):
+            return
+        if self.replaced_expected and REPLACED_MESSAGE.search(message.text):
             return
         # htmx logs its htmx:sseError event (a live stream that could not connect) as the
         # bare Event: expected only while the journey cuts the server off.

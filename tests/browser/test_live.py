@@ -69,6 +69,35 @@ async def test_two_people_see_each_other_live(server: Server, new_page: NewPage)
     await expect(second_tab.locator("#notifications-count")).to_be_hidden(timeout=LIVE)
 
 
+async def test_an_open_post_shows_likes_and_edits_live(server: Server, new_page: NewPage) -> None:
+    alice_name, alice_id = await server.make_user("alice")
+    bob_name, _ = await server.make_user("bob")
+    (post,) = await server.make_posts(alice_id, ["Before the edit"])
+    alice, bob = await new_page(), await new_page()
+    await log_in(alice, server.url, alice_name)
+    await log_in(bob, server.url, bob_name)
+    await bob.goto(f"{server.url}/posts/{post}")
+    await alice.goto(f"{server.url}/posts/{post}")
+    count = bob.locator(f"#like-count-{post}")
+    await expect(count).to_have_text("0 likes")
+    async with same_page(bob):
+        # Alice likes her own post: Bob sees the count, and his own button stays "Like".
+        await alice.get_by_role("button", name="Like").click()
+        await expect(count).to_have_text("1 like", timeout=LIVE)
+        await expect(bob.get_by_role("button", name="Like")).to_have_attribute(
+            "aria-pressed", "false"
+        )
+        # Alice edits it: Bob sees the new text and the "edited" mark.
+        await alice.get_by_role("link", name="Edit").click()
+        box = alice.locator(f"#post-{post} textarea")
+        await box.fill("After the edit")
+        await box.press("Control+Enter")
+        await expect(bob.locator(f"#post-{post}-body")).to_have_text("After the edit", timeout=LIVE)
+        await expect(bob.locator(f"#post-{post}-edited .edited")).to_contain_text("edited")
+        await bob.get_by_role("button", name="Like").click()  # his button still works
+        await expect(count).to_have_text("2 likes")
+
+
 async def test_notifications_work_without_javascript(server: Server, new_page: NewPage) -> None:
     alice_name, alice_id = await server.make_user("alice")
     fan_name, fan_id = await server.make_user("fan")
