@@ -40,9 +40,8 @@ _unread = and_(Notification.read_at.is_(None), Notification.withdrawn_at.is_(Non
 # are told to act on (a report, an account waiting for approval) reaches them whoever sent it:
 # a moderator who muted the reporter must still see the report.
 STAFF_KINDS = ("report", "signup")
-_from_someone_shown = or_(
-    Notification.kind.in_(STAFF_KINDS),
-    visibility.shown(Notification.actor_id, Notification.recipient_id),
+_from_someone_shown = visibility.shown(
+    Notification.actor_id, Notification.recipient_id, unless=Notification.kind.in_(STAFF_KINDS)
 )
 
 
