@@ -351,7 +351,6 @@ class Reference:
         if not query.finds_posts:
             return Page([], None)
         params = search.search_params(query, "postgresql", me)
-        flags = bool(query.include), bool(query.exclude), query.author is not None
         high = cursor.id
         if cursor == FIRST:
             high = (await sql.NEWEST_POST.fetchval(conn) or 0) + 1
@@ -360,7 +359,7 @@ class Reference:
             if high <= 0 or len(ids) > PAGE_SIZE:
                 break
             low = 0 if size is None else max(0, high - size)
-            window = sql.search_window(*flags, rest=size is None)
+            window = sql.search_window(rest=size is None)
             prepared = await conn.prepare(window.sql)
             ids += [
                 r[0]

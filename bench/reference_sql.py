@@ -139,9 +139,11 @@ NEWEST_POST = compiled(select(func.max(Post.id)))
 
 
 @functools.cache
-def search_window(include: bool, exclude: bool, author: bool, rest: bool) -> Statement:
-    """search.window_postgresql, compiled once per shape of query."""
-    return compiled(search.window_postgresql(include, exclude, author, rest))
+def search_window(rest: bool) -> Statement:
+    """search.window_postgresql, compiled once per shape (`rest`: every older id). A query
+    with from:name reads the author's posts instead (app/queries/search_author.py); the
+    reference page's query has none."""
+    return compiled(search.window_postgresql(rest))
 
 
 # -- notifications ------------------------------------------------------------------------------

@@ -272,7 +272,7 @@ async def explain(engine: AsyncEngine, now: datetime, seed: int) -> dict[str, st
         query = search.parse(word)
         values = search.search_params(query, dialect) | {"low": max(0, low), "high": high}
         title = f"{label} word {word!r}, {where}"
-        plans[title] = await plan(engine, search.window(dialect, query, rest=rest), values)
+        plans[title] = await plan(engine, search.window(dialect, rest=rest), values)
     window = {"since": now - timedelta(hours=tags.TRENDING_HOURS), "now": now}
     plans["trending tags"] = await plan(engine, tags.TRENDING, window)
     return plans

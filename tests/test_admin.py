@@ -424,7 +424,7 @@ async def test_an_account_waiting_for_approval_is_not_public(client, people, mak
     assert 'href="/user/newbie2"' in await body(await client.get("/search?q=newbie"))
     await client.login(people["moderator"])
     assert (await client.get("/user/newbie")).status_code == 200
-    await client.post("/admin/accounts/newbie/approve")
+    assert (await client.post("/admin/accounts/newbie/approve")).status_code == 403  # admins'
     await client.login(people["admin"])
     assert (await client.post("/admin/accounts/newbie/approve")).status_code == 302
     await client.login(people["user"])

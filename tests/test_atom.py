@@ -292,3 +292,19 @@ def test_a_base_url_that_is_no_address_stops_the_app_at_start(monkeypatch, raw):
     monkeypatch.setenv("BASE_URL", raw)
     with pytest.raises(ValueError, match="BASE_URL must look like"):
         config.from_environment()
+
+
+async def test_a_feeds_versions_never_share_a_date_and_one_change_has_one(session):
+    """What two requests seeing a feed at once record: one date per version, always later
+    than the version before (HTTP dates have whole seconds)."""
+    from app.queries import feed_versions
+
+    async def record(etag: str, at: datetime) -> datetime:
+        recorded = await feed_versions.record(session, "user:1", etag, at)
+        await session.commit()
+        return recorded
+
+    first = await record("a", T0)
+    assert await record("a", T0 + timedelta(seconds=5)) == first == T0  # seen again: kept
+    assert await record("b", T0) == T0 + timedelta(seconds=1)  # a change within the second
+    assert await record("c", T0 + timedelta(minutes=1)) == T0 + timedelta(minutes=1)

@@ -622,6 +622,7 @@ async def test_0011_from_0010_reports_keep_the_text_they_name_and_go_back(empty_
     [kept] = await execute(empty_db, "SELECT reason, comment FROM reports ORDER BY id")
     assert kept == [("spam", ""), ("abuse", ""), ("other", "a bot")]
     await migrate(empty_db, command.upgrade, "head")
+    await migrate(empty_db, command.check)  # SQLite rebuilt the table: its indexes and keys too
 
 
 async def test_0012_from_0011_composes_the_bodies_there_are_so_search_finds_them(empty_db):
@@ -632,6 +633,8 @@ async def test_0012_from_0011_composes_the_bodies_there_are_so_search_finds_them
         SUSAN_AND_JOHN,
         "INSERT INTO posts (author_id, body, created_at) VALUES "
         f"(1, '{decomposed}', '2026-01-01 10:00:00'), (2, 'plain', '2026-01-02 10:00:00')",
+        "INSERT INTO reports (reporter_id, account_id, post_id, reason, comment, reported_text, "
+        f"created_at) VALUES (2, 1, 1, 'spam', '', '{decomposed}', '2026-01-03 10:00:00')",
     )
     [found] = await execute(empty_db, found_by_search("café", empty_db.backend))
     assert found == []
@@ -643,6 +646,8 @@ async def test_0012_from_0011_composes_the_bodies_there_are_so_search_finds_them
     )
     assert rows == [(1, "Un café au lait"), (2, "plain")]
     assert found == [(1,)]
+    [quoted] = await execute(empty_db, "SELECT reported_text FROM reports")
+    assert quoted == [("Un café au lait",)]  # the post's text as it is now: not "since edited"
     await migrate(empty_db, command.downgrade, "0011")
     [rows] = await execute(empty_db, "SELECT body FROM posts ORDER BY id")
     assert rows == [("Un café au lait",), ("plain",)]

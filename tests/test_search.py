@@ -327,6 +327,11 @@ async def test_a_submitted_hashtag_query_goes_to_the_tag_and_a_typed_one_finds_t
     html = await body(live)
     assert "<html" not in html and 'id="search-tags-none"' in html
     assert 'id="search-tag-go"' in html and 'href="/tags/gar"' in html
+    # Back to the address typing pushed: htmx restores it as a whole page, still a search.
+    restore = {"HX-Request": "true", "HX-History-Restore-Request": "true"}
+    restored = await client.get("/search?q=%23Gar", headers=restore)
+    assert restored.status_code == 200
+    assert "<html" in (page := await body(restored)) and 'id="search-tag-go"' in page
 
 
 async def test_typing_answers_with_the_title_and_the_navigation_out_of_band(client):

@@ -30,8 +30,8 @@ def _key(item: Item) -> Cursor:
 
 
 async def _render(found: list[Item], me: User) -> list[dict[str, Any]]:
-    """The notifications with their accounts and posts: three statements for a page, and one
-    per report a moderator is told about (admin.report carries the report)."""
+    """The notifications with their accounts and posts: three statements for a page, and a
+    fourth for the reports a moderator is told about (admin.report carries the report)."""
     session = read_session()
     ids = sorted({i.notification.post_id for i in found if i.notification.post_id is not None})
     items = posts.items(await session.execute(BY_ID, {"ids": ids, "viewer": me.id})) if ids else []

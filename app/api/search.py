@@ -61,13 +61,11 @@ async def _accounts(q: str, query: search.Query, me: int | None, limit: int) -> 
     """The account named exactly (`@name`, `name@host`) first, then names starting with the
     query; both as people search lists them (app/queries/visibility.py: listed)."""
     session = read_session()
-    people = []
-    name = local_name(q)
-    if name is not None:
-        named = await search.people_by_prefix(session, name.lower(), me)
-        people += [p.user for p in named if p.user.username.lower() == name.lower()]
-    if query.name_prefix:
-        people += [p.user for p in await search.people_by_prefix(session, query.name_prefix, me)]
+    name = (local_name(q) or "").lower()
+    prefixes = [prefix for prefix in dict.fromkeys((name, query.name_prefix)) if prefix]
+    found = {p: await search.people_by_prefix(session, p, me) for p in prefixes}  # one or two
+    people = [p.user for p in found.get(name, []) if p.user.username.lower() == name]
+    people += [p.user for p in found.get(query.name_prefix or "", [])]
     shown = list(dict.fromkeys(people))[:limit]
     counts = await users.counts_of(session, {u.id for u in shown})
     return [entities.account(u, counts[u.id]) for u in shown]

@@ -170,13 +170,14 @@ async def context(post_id: int) -> ResponseReturnValue:
     shown, cursor = [], None
     for _ in range(CONTEXT_PAGES_MAX):
         page = await comments.comments_for(
-            session, post_id, cursor, viewer=viewer.id if viewer else None
+            session, post_id, cursor, viewer=viewer.id if viewer else None, authored=True
         )
         shown += page.items
         if (cursor := page.next) is None:
             break
     # A comment outlives its author's account (author SET NULL) on the web, but a Mastodon
-    # status always has an account, and Mastodon deletes a deleted account's statuses.
+    # status always has an account, and Mastodon deletes a deleted account's statuses: the
+    # statement leaves them out (`authored`), so every comment here has its author.
     written = [(c, c.author) for c in shown if c.author is not None]
     counts = await users.counts_of(session, {author.id for _, author in written})
     ctx = entities.Context(counts)

@@ -6,8 +6,9 @@ an edit changes the entry's `updated`, not its identity. Readers poll: the ETag 
 Last-Modified date let them ask "changed?" (If-None-Match, If-Modified-Since) and get a 304
 without the feed.
 
-The ETag is computed from the entries themselves, so it changes with every change: a new post,
-an edit, a deleted post, a suspended author. Last-Modified cannot be the newest entry's time:
+The ETag is computed from the entries themselves and the feed's title and subtitle, so it
+changes with every change: a new post, an edit, a deleted post, a suspended author, a new
+profile text. Last-Modified cannot be the newest entry's time:
 deleting a post or suspending an author takes entries out and leaves no time behind, so that
 time would stand still or go backwards while the feed lost entries. It is when the feed was
 first served with its current ETag, kept in feed_versions (one write per change of a feed, on
@@ -17,7 +18,7 @@ the first request that sees it).
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from quart import Blueprint, Response, abort, request
 from quart.typing import ResponseReturnValue
@@ -54,26 +55,23 @@ def _updated(item: FeedItem) -> datetime:
     return item.post.edited_at or item.post.created_at
 
 
-def _validator(page: Page[FeedItem], feed_id: str) -> str:
-    """Changes whenever an entry does: a new post, a deleted one, an edit."""
+def _validator(page: Page[FeedItem], *about_the_feed: str) -> str:
+    """Changes whenever an entry does (a new post, a deleted one, an edit) or what is said of
+    the feed (its address, title, subtitle)."""
     entries = ",".join(f"{i.post.id}:{_updated(i).timestamp()}" for i in page.items)
-    return hashlib.sha256(f"{feed_id}|{entries}".encode()).hexdigest()[:32]
+    return hashlib.sha256("|".join([*about_the_feed, entries]).encode()).hexdigest()[:32]
 
 
-async def _last_changed(feed: str, etag: str) -> datetime:
-    """When the feed was first served with this ETag: recorded now if that is now. Whole
-    seconds, as HTTP dates have, and always later than the time before: two changes within a
-    second must not share a date."""
+async def _changed_at_recording_a_change(feed: str, etag: str) -> datetime:
+    """When the feed was first served with this ETag: read, or (the first request to serve a
+    change) written and committed here."""
     version = await feed_versions.known(read_session(), feed)
     if version is not None and version.etag == etag:
         return version.changed_at
-    now = utcnow().replace(microsecond=0)
-    if version is not None and version.changed_at >= now:
-        now = version.changed_at + timedelta(seconds=1)
     session = await write_session()
-    await feed_versions.changed(session, feed, etag, now)
+    changed_at = await feed_versions.record(session, feed, etag, utcnow().replace(microsecond=0))
     await session.commit()
-    return now
+    return changed_at
 
 
 def _not_modified(etag: str, changed_at: datetime) -> bool:
@@ -95,8 +93,8 @@ async def _feed(
     since: datetime,
 ) -> ResponseReturnValue:
     """feed: its key in feed_versions; since: the feed's `updated` while it has no entries."""
-    etag = _validator(page, self_url)
-    changed_at = await _last_changed(feed, etag)
+    etag = _validator(page, self_url, title, subtitle)
+    changed_at = await _changed_at_recording_a_change(feed, etag)
     newest = max((_updated(item) for item in page.items), default=None)
     headers = {
         "ETag": f'"{etag}"',

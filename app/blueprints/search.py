@@ -23,7 +23,10 @@ async def index() -> ResponseReturnValue:
     """The whole page; for htmx (typing in the box) what goes in <main>; with `before`, the
     next page of posts."""
     query = search.parse(request.args.get("q", ""))
-    if query.tag is not None and not is_htmx():  # typed, a #tag is a prefix like any word
+    # A #tag submitted goes to the tag; typed (htmx), or come back to by Back (htmx restoring
+    # the page that typing left: /search?q=%23tag), it is a prefix like any word.
+    restoring = request.headers.get("HX-History-Restore-Request") == "true"
+    if query.tag is not None and not is_htmx() and not restoring:
         return redirect(url_for("tags.show", tag=query.tag))
     page = await search.search_posts(read_session(), query, cursor_arg(), viewer=viewer_id())
     continued = "before" in request.args

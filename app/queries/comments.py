@@ -54,7 +54,7 @@ Shape = Literal["none", "timed", "untimed"]
 
 
 @functools.cache
-def _page(after: Shape, until: Shape) -> Select[Comment]:
+def _page(after: Shape, until: Shape, authored: bool) -> Select[Comment]:
     stmt = (
         select(Comment)
         .outerjoin(Comment.author)
@@ -70,6 +70,8 @@ def _page(after: Shape, until: Shape) -> Select[Comment]:
         stmt = stmt.where(_after(_bound("after", after == "timed")))
     if until != "none":
         stmt = stmt.where(_up_to(_bound("until", until == "timed")))
+    if authored:
+        stmt = stmt.where(Comment.author_id.is_not(None))
     return stmt
 
 
@@ -84,14 +86,17 @@ async def comments_for(
     *,
     until: Cursor | None = None,
     viewer: int | None = None,
+    authored: bool = False,
 ) -> Page[Comment]:
     """A post's comments, oldest first: those after `cursor`, and none after `until`; none
-    the viewer does not see (app/queries/visibility.py), in the same statement."""
+    the viewer does not see (app/queries/visibility.py), in the same statement; `authored`:
+    none whose author's account is gone (the client API: a status always has an account)."""
     params: dict[str, object] = {"post_id": post_id, "viewer": viewer or 0}
     for name, bound in (("after", cursor), ("until", until)):
         if bound is not None:
             params |= {f"{name}_at": bound.at, f"{name}_id": bound.id}
-    rows = list(await session.scalars(_page(_shape(cursor), _shape(until)), params))
+    stmt = _page(_shape(cursor), _shape(until), authored)
+    rows = list(await session.scalars(stmt, params))
     return cut(rows, lambda c: Cursor(c.created_at, c.id))
 
 

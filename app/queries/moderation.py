@@ -15,6 +15,7 @@ from sqlalchemy.orm import contains_eager, joinedload
 from app.models import Comment, ModerationAction, Post, Report, User
 from app.pagination import EPOCH, FETCH, FIRST, Cursor, Page, cut
 from app.queries import notifications
+from app.queries.posts import NEWEST_FIRST
 
 OLDEST_FIRST = Cursor(EPOCH, 0)
 RECENT_POSTS = 5  # an account's latest posts, shown beside a report about it
@@ -135,9 +136,6 @@ class Context(NamedTuple):
     after: Post | None
     comment: Comment | None
     recent: list[Post]
-
-
-NEWEST_FIRST = (Post.created_at.desc(), Post.id.desc())
 
 
 def _ids(stmt: Select[Any], label: str, key: int) -> Select[Any]:

@@ -41,7 +41,7 @@ from app.models import USERNAME_MAX, Follow, Post, User
 from app.pagination import FETCH, FIRST, PAGE_SIZE, Cursor, Page
 from app.queries import posts, visibility
 from app.queries.posts import FeedItem, page_of
-from app.queries.search_author import FTS, author_ids, websearch
+from app.queries.search_author import FTS, NEWEST_ID, author_ids, websearch
 
 QUERY_MAX = 200  # characters of a query that are read
 PHRASES_MAX = 8  # words or phrases of each sign
@@ -204,9 +204,9 @@ def _window(dialect: str, rest: bool) -> Select[Any]:
     return WINDOW_STATEMENTS[dialect](rest)
 
 
-def window(dialect: str, query: Query, *, rest: bool = False) -> Select[Any]:
-    """The statement that finds one window's ids for this query (`rest`: all older ids); a
-    query with from:name reads the author's posts instead (app/queries/search_author.py)."""
+def window(dialect: str, *, rest: bool = False) -> Select[Any]:
+    """The statement that finds one window's ids (`rest`: all older ids); a query with
+    from:name reads the author's posts instead (app/queries/search_author.py)."""
     return _window(dialect, rest)
 
 
@@ -234,7 +234,6 @@ def search_params(query: Query, dialect: str, viewer: int | None = None) -> dict
 
 
 WINDOW_STATEMENTS = {"postgresql": window_postgresql, "sqlite": window_sqlite}
-NEWEST_ID = select(func.max(Post.id))
 # The page's posts, newest (highest id) first.
 BY_ID = (
     page_of(select(Post.id).where(Post.id.in_(bindparam("ids", expanding=True))).subquery("ids"))

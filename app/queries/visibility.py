@@ -53,14 +53,18 @@ def suspended(author: Any) -> Any:
     return exists().where(account.id == author, account.suspended_at.is_not(None))
 
 
-def shown(author: Any, viewer: Any = VIEWER, *, mutes: bool = True) -> Any:
+def shown(author: Any, viewer: Any = VIEWER, *, mutes: bool = True, unless: Any = None) -> Any:
     """What `viewer` may see of `author` here: not blocked either way, not suspended, and
-    (with `mutes`: timelines, comments, notifications) not muted."""
+    (with `mutes`: timelines, comments, notifications) not muted. `unless`: a condition on
+    the enclosing row under which nothing is hidden (staff hear of a report whoever sent it)."""
     # One NOT EXISTS per rule, ANDed: each can be planned as an anti-join (PostgreSQL turns
-    # only top-level NOT EXISTS into one, never a NOT (... OR ...)).
+    # only top-level NOT EXISTS into one, never a NOT (... OR ...)); so `unless` goes inside
+    # each probe rather than around them.
     hidden = [*_blocks(author, viewer), suspended(author)]
     if mutes:
         hidden.append(muted(author, viewer))
+    if unless is not None:
+        hidden = [rule.where(not_(unless)) for rule in hidden]
     return and_(*(not_(rule) for rule in hidden))
 
 

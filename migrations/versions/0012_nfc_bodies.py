@@ -1,4 +1,5 @@
-"""Compose the text of the posts there are (NFC), as Warble now stores what people type.
+"""Compose the text of the posts there are (NFC), as Warble now stores what people type, and
+what reports quoted of them.
 
 Revision ID: 0012
 Revises: 0011
@@ -26,16 +27,34 @@ BATCH = 5_000
 
 
 def upgrade() -> None:
-    """Read the posts in batches of ids; write back the bodies that composing changes."""
+    _compose("posts", "body")
+    # What a report quoted (0011 copied it from the posts and comments as they were), so that
+    # /admin does not take the composed post for an edited one.
+    _compose("reports", "reported_text")
+
+
+def _compose(table: str, column: str) -> None:
+    """Read the rows in batches of ids; write back the texts that composing changes."""
     connection = op.get_bind()
-    select = sa.text("SELECT id, body FROM posts WHERE id > :after ORDER BY id LIMIT :n")
-    update = sa.text("UPDATE posts SET body = :body WHERE id = :id")
+    rows_of = sa.table(table, sa.column("id"), sa.column(column))
+    text_of = rows_of.c[column]
+    select = (
+        sa.select(rows_of.c.id, text_of)
+        .where(rows_of.c.id > sa.bindparam("after"), text_of.is_not(None))
+        .order_by(rows_of.c.id)
+        .limit(BATCH)
+    )
+    update = (
+        sa.update(rows_of)
+        .where(rows_of.c.id == sa.bindparam("row_id"))
+        .values({column: sa.bindparam("text")})
+    )
     after = 0
-    while rows := connection.execute(select, {"after": after, "n": BATCH}).all():
+    while rows := connection.execute(select, {"after": after}).all():
         changed = [
-            {"id": post_id, "body": unicodedata.normalize("NFC", body)}
-            for post_id, body in rows
-            if not unicodedata.is_normalized("NFC", body)
+            {"row_id": row_id, "text": unicodedata.normalize("NFC", text)}
+            for row_id, text in rows
+            if not unicodedata.is_normalized("NFC", text)
         ]
         if changed:
             connection.execute(update, changed)
