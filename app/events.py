@@ -301,16 +301,23 @@ class Hub:
 
     async def _connect_listener(self, lost: asyncio.Event) -> asyncpg.Connection:
         url = make_url(self.app.config["DATABASE_URL"])
+        settings = {"application_name": "warble-events"}
+        if schema := self.app.config["DATABASE_SCHEMA"]:
+            settings["search_path"] = schema
         connection: asyncpg.Connection = await asyncpg.connect(
             host=url.host,
             port=url.port,
             user=url.username,
             password=url.password,
             database=url.database,
-            server_settings={"application_name": "warble-events"},
+            server_settings=settings,
         )
         connection.add_termination_listener(lambda _c: lost.set())
-        await connection.add_listener(events.CHANNEL, lambda *_args: self.wake.set())
+        # The channel publish() notifies: named after the schema the tables are found in.
+        channel = await connection.fetchval(
+            "SELECT $1::text || current_schema()", events.CHANNEL_PREFIX
+        )
+        await connection.add_listener(channel, lambda *_args: self.wake.set())
         return connection
 
 

@@ -391,7 +391,7 @@ class Reference:
                 )
                 if marked:
                     event = await sql.PUBLISH.fetchval(conn, kind="read", user=me, now=now)
-                    await sql.NOTIFY.fetch(conn, channel=events.CHANNEL, id=str(event))
+                    await sql.NOTIFY.fetch(conn, prefix=events.CHANNEL_PREFIX, id=str(event))
                 view.unread = await sql.UNREAD.fetchval(conn, me=me)
         return "pages/notifications.html", {"page": page, "unread": unread, "mentions": names}
 

@@ -179,4 +179,4 @@ PUBLISH = Statement(
     ("kind", "user", "now"),
     {},
 )
-NOTIFY = Statement("SELECT pg_notify($1, $2)", ("channel", "id"), {})
+NOTIFY = Statement("SELECT pg_notify($1 || current_schema(), $2)", ("prefix", "id"), {})

@@ -15,15 +15,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import dialect_of
 from app.models import Event
 
-CHANNEL = "warble_events"
-_notify = text("SELECT pg_notify(:channel, :id)")
+# The channel is named after the schema that holds the tables, so that two Warbles sharing a
+# database in different schemas (DATABASE_SCHEMA) do not wake each other's listeners.
+CHANNEL_PREFIX = "warble_events:"
+_notify = text("SELECT pg_notify(:prefix || current_schema(), :id)")
 
 
 async def publish(session: AsyncSession, kind: str, **ids: int | None) -> int:
     stmt = insert(Event).values(kind=kind, **ids).returning(Event.id)
     event_id: int = (await session.execute(stmt)).scalar_one()
     if dialect_of(session) == "postgresql":
-        await session.execute(_notify, {"channel": CHANNEL, "id": str(event_id)})
+        await session.execute(_notify, {"prefix": CHANNEL_PREFIX, "id": str(event_id)})
     return event_id
 
 
