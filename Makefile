@@ -57,8 +57,13 @@ vnu: .vnu/$(VNU_VERSION).installed
 		echo "make: no npm, so no HTML checker: tests/test_html.py skips it (fails under CI=true)"; \
 	fi
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist): its time goes mostly to waiting on
+# servers, browsers and databases, so two processes halve it even on two cores. Every test has
+# its own SQLite file or PostgreSQL schema, so they never share data. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
+
 test: lint vnu
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 # Seeds a small demo world on a temp SQLite database and photographs it with Chromium.
 screenshots: $(BIN)/.dev-installed
