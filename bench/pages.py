@@ -42,6 +42,7 @@ from bench.common import sample_viewers, save
 ROOT = Path(__file__).resolve().parent.parent
 HYPERCORN = str(Path(sys.executable).with_name("hypercorn"))
 WARBLE = str(Path(sys.executable).with_name("warble"))
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 SECRET_KEY = "warble-bench-secret-key"  # fixed, so the minted cookie is valid in every worker
 CLOCK = os.sysconf("SC_CLK_TCK")
 WRK_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
@@ -186,15 +187,7 @@ def serve(
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{app} did not start: see {log}") from None
-                time.sleep(0.2)
+        wait_for_port(port, process, log)
         yield Server(base, f"sid:{process.pid}", access_log)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
@@ -203,6 +196,99 @@ def serve(
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+# nginx in front, as the README's site does: `nginx` opens a connection to Warble per request;
+# `nginx-keepalive` keeps a pool of them open (README, "Deploying"). Its own worker count is
+# nginx's default (`auto`: one per core).
+NGINX_CONF = """\
+{user}worker_processes {processes};
+pid {folder}/nginx.pid;
+error_log {folder}/error.log;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {folder}/body;
+    proxy_temp_path {folder}/proxy;
+    fastcgi_temp_path {folder}/fastcgi;
+    uwsgi_temp_path {folder}/uwsgi;
+    scgi_temp_path {folder}/scgi;
+    upstream warble {{
+        server 127.0.0.1:{upstream};
+        {keepalive}
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://warble;
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            {keepalive_headers}
+        }}
+    }}
+}}
+"""
+PROXIES = ("none", "nginx", "nginx-keepalive")
+
+
+def nginx_conf(
+    folder: Path, port: int, upstream: int, keepalive: bool, processes: str = "auto"
+) -> str:
+    # Run as root (in a container), nginx's workers would be `nobody`, who cannot write to
+    # the temp folder: they run as the user who started the benchmark instead.
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    return NGINX_CONF.format(
+        user=user,
+        processes=processes,
+        folder=folder,
+        port=port,
+        upstream=upstream,
+        keepalive="keepalive 16;" if keepalive else "",
+        keepalive_headers=(
+            'proxy_http_version 1.1;\n            proxy_set_header Connection "";'
+            if keepalive
+            else ""
+        ),
+    )
+
+
+@contextmanager
+def behind(server: Server, proxy: str, folder: Path, processes: str = "auto") -> Iterator[Server]:
+    """`server`, or nginx in front of it (`proxy`): the same server, reached through nginx
+    (with `processes` workers of its own, each with its own pool of kept-alive connections)."""
+    if proxy == "none":
+        yield server
+        return
+    folder.mkdir()
+    port = free_port()
+    upstream = int(server.base.rsplit(":", 1)[1])
+    conf = folder / "nginx.conf"
+    keepalive = proxy == "nginx-keepalive"
+    conf.write_text(nginx_conf(folder, port, upstream, keepalive, processes))
+    process = subprocess.Popen(
+        [NGINX, "-p", str(folder), "-c", str(conf), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=(folder / "stderr.log").open("w"),
+        start_new_session=True,
+    )
+    try:
+        wait_for_port(port, process, folder / "error.log")
+        yield Server(f"http://127.0.0.1:{port}", server.sid, server.access_log)
+    finally:
+        process.terminate()
+        process.wait(20)
+
+
+def wait_for_port(port: int, process: subprocess.Popen[Any], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{process.args[0]} did not start: see {log}") from None
+            time.sleep(0.2)
 
 
 def cpu_seconds(pids: set[int]) -> float:
@@ -369,9 +455,12 @@ def run(
     connections: int = 8,
     seed: int = 5,
     launcher: str = "warble",
+    proxy: str = "none",
 ) -> dict[str, Any]:
     if shutil.which("wrk") is None:
         raise SystemExit("pages: wrk is not installed (Debian: apt-get install wrk)")
+    if proxy != "none" and not Path(NGINX).exists():
+        raise SystemExit("pages: nginx is not installed (Debian: apt-get install nginx)")
     if not url.startswith("postgresql"):
         raise SystemExit("pages: the reference page needs PostgreSQL (asyncpg)")
     targets, cookie = asyncio.run(prepare(url, schema))
@@ -389,8 +478,10 @@ def run(
         logs = Path(instance)
         for count in workers:
             with (
-                serve("app:create_app()", count, env, logs / "warble.log", launcher) as warble,
-                serve("bench.reference:reference", count, env, logs / "ref.log", launcher) as ref,
+                serve("app:create_app()", count, env, logs / "warble.log", launcher) as direct,
+                serve("bench.reference:reference", count, env, logs / "ref.log", launcher) as r,
+                behind(direct, proxy, logs / f"nginx-warble-{count}") as warble,
+                behind(r, proxy, logs / f"nginx-ref-{count}") as ref,
             ):
                 servers = {"warble": warble, "reference": ref}
                 bases = {name: server.base for name, server in servers.items()}
@@ -416,6 +507,7 @@ def run(
         "bytes": sizes,
         "seconds": seconds,
         "launcher": launcher,
+        "proxy": proxy,
     }
 
 
@@ -433,7 +525,8 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
 
 def report(result: dict[str, Any]) -> str:
     lines = [
-        f"HTTP ({result.get('launcher', 'hypercorn')}), median of runs: requests/s, "
+        f"HTTP ({result.get('launcher', 'hypercorn')}, proxy {result.get('proxy', 'none')}), "
+        "median of runs: requests/s, "
         "p50 / p99 ms, CPU ms per request (server, db)"
     ]
     summary = result["summary"]
@@ -474,6 +567,12 @@ def main() -> None:
         default="warble",
         help="warble serve (a socket per worker, as make run) or hypercorn's own (one shared)",
     )
+    parser.add_argument(
+        "--proxy",
+        choices=PROXIES,
+        default="none",
+        help="wrk to the servers directly, or through nginx (without or with upstream keep-alive)",
+    )
     parser.add_argument("--save", default="", help="also write bench/results/NAME.json")
     args = parser.parse_args()
     workers = tuple(int(n) for n in args.workers.split(","))
@@ -485,6 +584,7 @@ def main() -> None:
         reps=args.reps,
         connections=args.connections,
         launcher=args.launcher,
+        proxy=args.proxy,
     )
     print(report(result))
     if args.save:

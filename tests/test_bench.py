@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import http.server
+import os
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -288,3 +291,39 @@ async def test_the_soak_runs_end_to_end_on_a_private_postgresql(tmp_path):
     assert streams["expected"] > 0 and streams["missing"] == 0, streams
     assert [g["goal"] for g in result["goals"]] and soakcheck.report(result)
     assert result["server"]["exit_code"] == 0 and len(result["rss"]["workers"]) == 2
+
+
+class _Peer(http.server.BaseHTTPRequestHandler):
+    """Answers with the port its client connected from: one port, one connection."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        body = str(self.client_address[1]).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("proxy", "connections"), [("nginx", 3), ("nginx-keepalive", 1)])
+def test_the_http_benchmark_reaches_the_server_through_nginx(tmp_path, proxy, connections):
+    """`bench/pages.py --proxy`: nginx in front, opening a connection to the server per request
+    or keeping one open (the README's two nginx setups)."""
+    if not os.path.exists(pages.NGINX):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"nginx is missing ({pages.NGINX}): .ci/run installs it")
+        pytest.skip("nginx is not installed")
+    upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Peer)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    direct = pages.Server(f"http://127.0.0.1:{upstream.server_port}", "sid:0", tmp_path / "log")
+    try:
+        with pages.behind(direct, proxy, tmp_path / "nginx", processes="1") as server:
+            assert server.base != direct.base
+            ports = {pages.fetch(server.base + "/", "")[1] for _ in range(3)}
+    finally:
+        upstream.shutdown()
+    assert len(ports) == connections
