@@ -199,7 +199,7 @@ def serve(
 
 
 # nginx in front, as the README's site does: `nginx` opens a connection to Warble per request;
-# `nginx-keepalive` keeps a pool of them open (README, "Deploying"). Its own worker count is
+# `nginx-keepalive` keeps a pool of them open (README, "Self-hosting"). Its own worker count is
 # nginx's default (`auto`: one per core).
 NGINX_CONF = """\
 {user}worker_processes {processes};
@@ -265,12 +265,13 @@ def behind(server: Server, proxy: str, folder: Path, processes: str = "auto") ->
     conf = folder / "nginx.conf"
     keepalive = proxy == "nginx-keepalive"
     conf.write_text(nginx_conf(folder, port, upstream, keepalive, processes))
-    process = subprocess.Popen(
-        [NGINX, "-p", str(folder), "-c", str(conf), "-g", "daemon off;"],
-        stdout=subprocess.DEVNULL,
-        stderr=(folder / "stderr.log").open("w"),
-        start_new_session=True,
-    )
+    with (folder / "stderr.log").open("w") as errors:
+        process = subprocess.Popen(
+            [NGINX, "-p", str(folder), "-c", str(conf), "-g", "daemon off;"],
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+            start_new_session=True,
+        )
     try:
         wait_for_port(port, process, folder / "error.log")
         yield Server(f"http://127.0.0.1:{port}", server.sid, server.access_log)
