@@ -35,7 +35,7 @@ from sqlalchemy.sql.selectable import LABEL_STYLE_TABLENAME_PLUS_COL
 from app.db import UTCDateTime
 from app.models import Comment, Follow, Notification, Post, User
 from app.pagination import FETCH, Cursor
-from app.queries import comments, notifications, posts, search, tags, visibility
+from app.queries import comments, events, notifications, posts, search, tags, visibility
 
 DIALECT = pg.dialect()
 _ids = bindparam("ids", type_=ARRAY(Integer))
@@ -179,4 +179,4 @@ PUBLISH = Statement(
     ("kind", "user", "now"),
     {},
 )
-NOTIFY = Statement("SELECT pg_notify($1 || current_schema(), $2)", ("prefix", "id"), {})
+NOTIFY = compiled(events.NOTIFY)  # prefix, id: the channel of the tables' schema

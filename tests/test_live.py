@@ -153,8 +153,8 @@ async def statements_to_reach(
         try:
             await act()
             for live in lives:
-                for name, text in heard:
-                    assert text in (await live.message(name))["data"]
+                for name, expected in heard:
+                    assert expected in (await live.message(name))["data"]
         finally:
             event.remove(engine, "before_cursor_execute", counter)
     return counter.count

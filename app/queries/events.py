@@ -18,14 +18,14 @@ from app.models import Event
 # The channel is named after the schema that holds the tables, so that two Warbles sharing a
 # database in different schemas (DATABASE_SCHEMA) do not wake each other's listeners.
 CHANNEL_PREFIX = "warble_events:"
-_notify = text("SELECT pg_notify(:prefix || current_schema(), :id)")
+NOTIFY = text("SELECT pg_notify(:prefix || current_schema(), :id)")
 
 
 async def publish(session: AsyncSession, kind: str, **ids: int | None) -> int:
     stmt = insert(Event).values(kind=kind, **ids).returning(Event.id)
     event_id: int = (await session.execute(stmt)).scalar_one()
     if dialect_of(session) == "postgresql":
-        await session.execute(_notify, {"prefix": CHANNEL_PREFIX, "id": str(event_id)})
+        await session.execute(NOTIFY, {"prefix": CHANNEL_PREFIX, "id": str(event_id)})
     return event_id
 
 
